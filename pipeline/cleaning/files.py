@@ -1,0 +1,92 @@
+"""Clean a whole file: every input row lands in the output or in the quarantine file, with its reason."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from pipeline.cleaning.cleaner import Cleaner, CleanResult
+from pipeline.tables import (
+    TableWriter,
+    check_readable,
+    iter_table,
+    printable,
+    quarantine_path,
+    require_columns,
+)
+
+
+@dataclass
+class CleanFileReport:
+    rows: int
+    cleaned: int
+    quarantined: int
+    output: Path
+    quarantine: Path
+    languages: dict[str, int]
+
+
+def _clean_columns(results: list[CleanResult], lemmas: bool) -> dict[str, list]:
+    cols: dict[str, list] = {
+        "text_clean": [r.text for r in results],
+        "lang": [r.lang for r in results],
+        "lang_confidence": [r.lang_confidence for r in results],
+        "sentences": [json.dumps(r.sentences, ensure_ascii=False) for r in results],
+        "n_sentences": [len(r.sentences) for r in results],
+        "pii_masked": [json.dumps(r.pii, sort_keys=True) for r in results],
+        "truncated": [r.truncated for r in results],
+    }
+    if lemmas:
+        cols["lemmas"] = [" ".join(r.lemmas or []) for r in results]
+    return cols
+
+
+def clean_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    text_col: str = "text",
+    lemmas: bool = False,
+    chunksize: int = 2_000,
+    cleaner: Cleaner | None = None,
+    progress: bool = True,
+) -> CleanFileReport:
+    check_readable(input_path)  # fail before any output file is created
+    cleaner = cleaner or Cleaner()
+    output_path = Path(output_path)
+    qpath = quarantine_path(output_path)
+    languages: dict[str, int] = {}
+    rows = 0
+    with (
+        TableWriter(output_path) as out,
+        TableWriter(qpath) as quarantine,
+        tqdm(desc=f"clean {Path(input_path).name}", unit=" rows", disable=not progress) as bar,
+    ):
+        for chunk in iter_table(input_path, chunksize=chunksize):
+            require_columns(chunk, input_path, [text_col])
+            chunk = chunk.reset_index(drop=True)
+            chunk.insert(0, "source_row", range(rows + 1, rows + 1 + len(chunk)))  # 1-based data row
+            results = cleaner.batch(chunk[text_col].tolist(), lemmas=lemmas)
+            good = [i for i, r in enumerate(results) if r.ok]
+            bad = [i for i, r in enumerate(results) if not r.ok]
+            if good:
+                cleaned = pd.concat(
+                    [
+                        chunk.iloc[good].reset_index(drop=True),
+                        pd.DataFrame(_clean_columns([results[i] for i in good], lemmas)),
+                    ],
+                    axis=1,
+                )
+                out.write(cleaned)
+                for lang in cleaned["lang"]:
+                    languages[lang] = languages.get(lang, 0) + 1
+            if bad:
+                rejected = chunk.iloc[bad].reset_index(drop=True).map(printable)
+                rejected["reason"] = [results[i].error for i in bad]
+                quarantine.write(rejected)
+            rows += len(chunk)
+            bar.update(len(chunk))
+    return CleanFileReport(rows, out.rows, quarantine.rows, output_path, qpath, languages)

@@ -1,0 +1,50 @@
+"""Load `params.yaml`, the single source of knobs shared by the CLI and DVC.
+
+Lookup order: an explicit path, `$CX_PARAMS`, `./params.yaml`, then the repository root beside this
+package. Stage commands run from the repo root (DVC's rule), so the second branch is the common one;
+the last makes `import pipeline` work from any directory in a development checkout.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def params_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    candidates = [
+        explicit,
+        os.environ.get("CX_PARAMS"),
+        Path.cwd() / "params.yaml",
+        REPO_ROOT / "params.yaml",
+    ]
+    for cand in candidates:
+        if cand and Path(cand).is_file():
+            return Path(cand)
+    raise FileNotFoundError(
+        "params.yaml not found: run from the cx-terms repository root or set CX_PARAMS=/path/to/params.yaml"
+    )
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def load_params(explicit: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Return the parsed params (cached per file; callers must not mutate the result)."""
+    return _load(str(params_path(explicit)))
+
+
+def section(name: str, explicit: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    params = load_params(explicit)
+    if name not in params:
+        raise KeyError(f"params.yaml has no '{name}' section")
+    return params[name]

@@ -1,0 +1,34 @@
+"""What the main job has produced so far, for `cx status` and the end of `make run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.tables import quarantine_path
+
+
+def _size(path: Path) -> str:
+    if not path.exists():
+        return ""
+    total = (
+        sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+        if path.is_dir()
+        else path.stat().st_size
+    )
+    return f"{total / 1e6:.1f} MB"
+
+
+def main_job_outputs(params: dict[str, Any]) -> list[tuple[str, Path, str]]:
+    """(name, path, detail) for each artefact of the main job, in pipeline order."""
+    from training.base_model import read_manifest
+
+    base = Path(params["base_model"]["dir"])
+    manifest = read_manifest(base) or {}
+    base_detail = f"source={manifest.get('source', '?')} {_size(base)}" if manifest else ""
+    clean = Path(params["sample"]["clean_out"])
+    return [
+        ("base model", base, base_detail),
+        ("cleaned sample", clean, _size(clean)),
+        ("cleaning quarantine", quarantine_path(clean), _size(quarantine_path(clean))),
+    ]

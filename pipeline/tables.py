@@ -1,0 +1,186 @@
+"""Read and write the tabular formats CX teams export: CSV, TSV, JSON Lines, Parquet.
+
+Reading is chunked (bounded memory for large ticket dumps) and every cell is read as text, so ids like
+"000123" keep their zeros. Undecodable bytes survive as lone surrogates (``surrogateescape``): the row
+then fails cleaning with ``invalid_utf8`` and goes to quarantine instead of killing the whole file.
+Structural problems (bad quoting, missing columns, unknown extension) raise :class:`TableError` with
+the file, the line where known, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+
+
+class TableError(ValueError):
+    """A file the pipeline cannot read as a table; the message says where and how to fix it."""
+
+
+def table_format(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise TableError(f"{path}: unsupported extension '{suffix}'; use one of {', '.join(sorted(FORMATS))}")
+    return FORMATS[suffix]
+
+
+def _explain_parser_error(path: Path, exc: Exception) -> TableError:
+    line = re.search(r"line (\d+)", str(exc))
+    where = f" near line {line.group(1)}" if line else ""
+    return TableError(
+        f"{path}{where}: cannot parse the file ({exc}). Usually an unescaped quote or a delimiter inside "
+        'a text field: quote text fields with " and double any " inside them, then retry.'
+    )
+
+
+def check_readable(path: str | Path) -> str:
+    """The file's format, or a TableError saying why it cannot be read."""
+    if not Path(path).is_file():
+        raise TableError(f"{path}: no such file")
+    return table_format(path)
+
+
+def iter_table(path: str | Path, chunksize: int = 10_000) -> Iterator[pd.DataFrame]:
+    """Yield the table in chunks of at most `chunksize` rows, all columns as strings (missing = None)."""
+    path = Path(path)
+    fmt = check_readable(path)
+    try:
+        if fmt == "parquet":
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
+                yield _as_text(batch.to_pandas())
+            return
+        if fmt == "jsonl":
+            reader = pd.read_json(
+                path,
+                lines=True,
+                dtype=False,
+                chunksize=chunksize,
+                encoding="utf-8",
+                encoding_errors="surrogateescape",
+            )
+        else:
+            reader = pd.read_csv(
+                path,
+                sep="\t" if fmt == "tsv" else ",",
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                chunksize=chunksize,
+                encoding="utf-8",
+                encoding_errors="surrogateescape",
+            )
+        with reader:
+            for chunk in reader:
+                yield _as_text(chunk)
+    except (pd.errors.ParserError, ValueError, pa.ArrowInvalid) as exc:
+        if isinstance(exc, TableError):
+            raise
+        raise _explain_parser_error(path, exc) from exc
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    chunks = list(iter_table(path))
+    return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
+
+
+def _as_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Text stays text; numbers and lists become strings; NaN/None become None."""
+    out = df.astype(object)
+    for col in out.columns:
+        out[col] = [
+            None
+            if v is None or (isinstance(v, float) and v != v)
+            else v
+            if isinstance(v, str | bytes)
+            else json.dumps(v, ensure_ascii=False)
+            if isinstance(v, list | dict)
+            else str(v)
+            for v in out[col]
+        ]
+    return out
+
+
+def require_columns(df: pd.DataFrame, path: str | Path, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise TableError(
+            f"{path}: missing column(s) {missing}; found {list(df.columns)}. "
+            "Rename the column or pass it explicitly (e.g. --text-col comment)."
+        )
+
+
+class TableWriter:
+    """Append chunks to one output file of any supported format (header/schema from the first chunk)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.fmt = table_format(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._started = False
+        self.rows = 0
+
+    def write(self, df: pd.DataFrame) -> None:
+        if self.fmt == "parquet":
+            table = pa.Table.from_pandas(df, preserve_index=False, schema=self._schema)
+            if self._parquet is None:
+                self._schema = table.schema
+                self._parquet = pq.ParquetWriter(self.path, self._schema)
+            self._parquet.write_table(table)
+        else:
+            mode = "a" if self._started else "w"
+            if self.fmt == "jsonl":
+                with open(self.path, mode, encoding="utf-8", errors="surrogateescape") as fh:
+                    for rec in df.to_dict(orient="records"):
+                        fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            else:
+                df.to_csv(
+                    self.path,
+                    mode=mode,
+                    header=not self._started,
+                    index=False,
+                    sep="\t" if self.fmt == "tsv" else ",",
+                    encoding="utf-8",
+                    errors="surrogateescape",
+                )
+        self._started = True
+        self.rows += len(df)
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        elif not self._started:  # an empty result is still a file the next step can open
+            self.path.write_text("", encoding="utf-8")
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def printable(value: object) -> object:
+    """Make a cell storable anywhere: undecodable bytes kept as visible escapes (b'\\xff' -> '\\xff')."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return value
+
+
+def quarantine_path(out: str | Path) -> Path:
+    """`scored.parquet` -> `scored.quarantine.parquet`: rejected rows live beside the output, same format."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.quarantine{out.suffix}")

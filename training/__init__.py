@@ -1,0 +1,1 @@
+"""Model building: the base encoder, fine-tuning and the classic baseline."""
