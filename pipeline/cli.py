@@ -22,6 +22,10 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(stderr=True, soft_wrap=True)
+data_app = typer.Typer(
+    help="The labelled corpus: validate, statistics, frozen splits, agreement.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -74,6 +78,115 @@ def clean_cmd(
     console.print(f"{report.rows} rows: {report.cleaned} cleaned ({langs}), {report.quarantined} quarantined")
     typer.echo(f"cleaned: {report.output.resolve()}")
     typer.echo(f"quarantine: {report.quarantine.resolve()}")
+
+
+def _corpus_path(path: Path | None) -> Path:
+    return path or Path(section("data")["labelled"])
+
+
+@data_app.command("validate", epilog="Example: cx data validate data/labelled")
+def data_validate_cmd(
+    path: Path = typer.Argument(None, help="a corpus file (CSV/JSONL/Parquet) or a folder of them"),
+    no_lang_check: bool = typer.Option(False, "--no-lang-check", help="skip the language-mismatch check"),
+) -> None:
+    """Check every record against the data contract; list each bad row with its line and reason.
+
+    Exit code 1 when any row is bad.
+    """
+    from pipeline.cleaning.langid import LanguageIdentifier
+    from training.corpus.contract import validate_corpus
+
+    path = _corpus_path(path)
+    identify = None
+    if not no_lang_check:
+        lid = section("langid")
+        identify = LanguageIdentifier(
+            lid["candidates"],
+            lid["guard_languages"],
+            lid["other_min_confidence"],
+            lid["min_letters"],
+            lid["trust_wide_confidence"],
+        )
+    try:
+        frame, problems = validate_corpus(path, section("data"), identify=identify)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    for problem in problems:
+        typer.echo(str(problem))
+    status = "[green]valid[/]" if not problems else f"[red]{len(problems)} problem(s)[/]"
+    console.print(f"{path}: {len(frame)} valid record(s), {status}")
+    if problems:
+        raise typer.Exit(1)
+
+
+@data_app.command("stats", epilog="Example: cx data stats data/labelled --markdown")
+def data_stats_cmd(
+    path: Path = typer.Argument(None, help="corpus file or folder (default: params data.labelled)"),
+    markdown: bool = typer.Option(False, "--markdown", help="print Markdown tables (for data/README.md)"),
+) -> None:
+    """Counts and shares per language x label, variety, and the coverage minimums of the corpus brief."""
+    from training.corpus.contract import load_corpus
+    from training.corpus.split import read_splits
+    from training.corpus.stats import coverage_failures, coverage_table, split_table, variety
+
+    corpus = load_corpus(_corpus_path(path), section("data"))
+    tables = [("Coverage per language", coverage_table(corpus)), ("Variety", variety(corpus))]
+    splits = read_splits(section("data")["splits"])
+    if splits is not None:
+        tables.append(("Split sizes", split_table(corpus, splits)))
+    for title, table in tables:
+        typer.echo(f"\n### {title}\n")
+        typer.echo(table.to_markdown() if markdown else table.to_string())
+    failures = coverage_failures(corpus)
+    typer.echo("\ncoverage minimums: " + ("all met" if not failures else "; ".join(failures)))
+
+
+@data_app.command("split", epilog="Example: cx data split   (then commit data/splits.csv)")
+def data_split_cmd(
+    path: Path = typer.Argument(None, help="corpus file or folder (default: params data.labelled)"),
+    out: Path = typer.Option(None, "--out", help="assignment file (default: params data.splits)"),
+    rebuild: bool = typer.Option(False, "--rebuild", help="ignore the stored assignment and split afresh"),
+) -> None:
+    """Stratified 70/15/15 split by language x primary TERMS; near-duplicates share a split.
+
+    Ids already in the stored assignment keep their split; only new ids are placed.
+    """
+    from training.corpus.contract import load_corpus
+    from training.corpus.split import assign_splits, read_splits, write_splits
+
+    cfg = section("data")
+    out = out or Path(cfg["splits"])
+    corpus = load_corpus(_corpus_path(path), cfg)
+    existing = None if rebuild else read_splits(out)
+    assignment = assign_splits(
+        corpus, cfg["split_fractions"], cfg["near_duplicate_cosine"], load_params()["seed"], existing
+    )
+    write_splits(assignment, out)
+    counts = assignment["split"].value_counts().reindex(["train", "dev", "test"]).fillna(0).astype(int)
+    kept = 0 if existing is None else int(assignment["id"].isin(existing["id"]).sum())
+    console.print(
+        f"{len(assignment)} ids ({kept} kept from {out}): " + ", ".join(f"{k}={v}" for k, v in counts.items())
+    )
+    typer.echo(f"splits: {out.resolve()}")
+
+
+@data_app.command("agreement", epilog="Example: cx data agreement data/quality/second_pass.jsonl")
+def data_agreement_cmd(
+    second: Path = typer.Argument(..., help="blind second-pass labels: id, sentiment, terms, forces"),
+    path: Path = typer.Option(None, "--corpus", help="first-pass corpus (default: params data.labelled)"),
+    markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table"),
+) -> None:
+    """Cohen's kappa per head between the corpus labels and a blind relabelling of a sample."""
+    from evaluation.agreement import agreement
+    from pipeline.tables import read_table
+    from training.corpus.contract import load_corpus, parse_list
+
+    corpus = load_corpus(_corpus_path(path), section("data"))
+    relabel = read_table(second)
+    for col in ("terms", "forces"):
+        relabel[col] = relabel[col].map(parse_list)
+    table = agreement(corpus, relabel).round(3)
+    typer.echo(table.to_markdown(index=False) if markdown else table.to_string(index=False))
 
 
 @app.command("status", epilog="Example: cx status")

@@ -1,0 +1,1 @@
+"""Measuring: label agreement, model evaluation on the held-out test split."""

@@ -1,0 +1,14 @@
+"""The label scheme (../shared/LABELS.md): three heads, their labels, in a fixed order.
+
+The order is part of the model contract: output columns `p_terms_time`, ... follow it.
+"""
+
+from __future__ import annotations
+
+SENTIMENTS = ("negative", "neutral", "positive")
+TERMS = ("time", "emotion", "risk", "money", "situation")
+FORCES = ("fairness", "control", "certainty", "status", "belonging", "enjoyment")
+LANGS = ("ru", "bg", "en")
+
+HEADS = {"sentiment": SENTIMENTS, "terms": TERMS, "forces": FORCES}
+NO_LABEL = "none"  # the "primary" of an empty TERMS/Force list, for stratification and tables
