@@ -93,22 +93,13 @@ def data_validate_cmd(
 
     Exit code 1 when any row is bad.
     """
-    from pipeline.cleaning.langid import LanguageIdentifier
+    from pipeline.cleaning.cleaner import Cleaner
     from training.corpus.contract import validate_corpus
 
     path = _corpus_path(path)
-    identify = None
-    if not no_lang_check:
-        lid = section("langid")
-        identify = LanguageIdentifier(
-            lid["candidates"],
-            lid["guard_languages"],
-            lid["other_min_confidence"],
-            lid["min_letters"],
-            lid["trust_wide_confidence"],
-        )
+    cleaner = None if no_lang_check else Cleaner(load_params())
     try:
-        frame, problems = validate_corpus(path, section("data"), identify=identify)
+        frame, problems = validate_corpus(path, section("data"), cleaner=cleaner)
     except FileNotFoundError as exc:
         _fail(str(exc))
     for problem in problems:
@@ -187,6 +178,67 @@ def data_agreement_cmd(
         relabel[col] = relabel[col].map(parse_list)
     table = agreement(corpus, relabel).round(3)
     typer.echo(table.to_markdown(index=False) if markdown else table.to_string(index=False))
+
+
+def _with_overrides(pairs: list[str]) -> dict:
+    """params.yaml plus `section.key=value` overrides (values parsed as YAML: 3, 1e-4, true, [1, 2])."""
+    import copy
+
+    import yaml
+
+    params = copy.deepcopy(load_params())
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep:
+            _fail(f"--set expects section.key=value, got {pair!r}")
+        *path, leaf = key.split(".")
+        node = params
+        for part in path:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(raw)
+    return params
+
+
+@app.command("train", epilog="Example: cx train --model baseline;  cx train --epochs 3 --set train.lr=3e-5")
+def train_cmd(
+    model: str = typer.Option("transformer", help="transformer | baseline"),
+    epochs: int = typer.Option(None, help="override train.epochs"),
+    encoder: str = typer.Option(None, help="override model.encoder (a folder or a Hugging Face name)"),
+    set_: list[str] = typer.Option(None, "--set", help="override any param: section.key=value (repeatable)"),
+) -> None:
+    """Train on the corpus train split, calibrate on dev, log the run to MLflow and register the model."""
+    from training.run import BASELINE, TRANSFORMER, train_and_log
+
+    if model not in {TRANSFORMER, BASELINE}:
+        _fail(f"--model must be transformer or baseline, got {model!r}")
+    params = _with_overrides(set_)
+    if epochs:
+        params["train"]["epochs"] = epochs
+    if encoder:
+        params["model"]["encoder"] = encoder
+    result, version = train_and_log(params, model, log=lambda m: console.print(m))
+    heads = "  ".join(
+        f"{h} {result.dev['overall'][h]['macro_f1']:.3f}" for h in ("sentiment", "terms", "forces")
+    )
+    console.print(f"dev macro-F1: {heads}  ({result.seconds:.0f} s)")
+    typer.echo(f"model bundle: {result.bundle_dir.resolve()}")
+    typer.echo(f"registered: models:/{params['model']['name']}/{version}")
+
+
+@app.command("evaluate", epilog="Example: cx evaluate --candidate transformer")
+def evaluate_cmd(
+    candidate: str = typer.Option("transformer", help="which bundle competes for the champion alias"),
+    out: Path = typer.Option(Path("outputs/evaluation"), "--out", help="report folder"),
+) -> None:
+    """Test-split report (Markdown + JSON) with the baseline beside the transformer; promotion gate."""
+    from evaluation.run import evaluate_and_gate
+
+    params = load_params()
+    decision, md = evaluate_and_gate(params, candidate, out, log=lambda m: console.print(m))
+    console.print(
+        ("[green]promoted[/] " if decision.promoted else "[yellow]not promoted[/] ") + decision.reason
+    )
+    typer.echo(f"report: {md.resolve()}")
 
 
 @app.command("status", epilog="Example: cx status")

@@ -63,7 +63,7 @@ def bad_corpus(tmp_path):
 
 
 def test_validator_reports_each_error_kind_with_line(bad_corpus, params, cleaner):
-    frame, problems = validate_corpus(bad_corpus, params["data"], identify=cleaner.identify)
+    frame, problems = validate_corpus(bad_corpus, params["data"], cleaner=cleaner)
     by_line = {p.line: p.reason for p in problems}
     assert frame["id"].tolist() == ["r1"]
     assert "terms.0" in by_line[2] and "speed" in by_line[2]

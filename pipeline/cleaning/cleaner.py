@@ -81,7 +81,6 @@ class Cleaner:
             lid["guard_languages"],
             lid["other_min_confidence"],
             lid["min_letters"],
-            lid["trust_wide_confidence"],
         )
 
     def prepare(self, value: Any) -> CleanResult:

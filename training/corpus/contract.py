@@ -17,6 +17,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from pipeline.cleaning.cleaner import Cleaner
 from pipeline.labels import FORCES, LANGS, SENTIMENTS, TERMS
 from pipeline.tables import FORMATS, iter_table
 
@@ -121,7 +122,7 @@ def _duplicate_key(text: str) -> str:
 
 
 def validate_corpus(
-    path: str | Path, data_cfg: dict[str, Any], identify=None
+    path: str | Path, data_cfg: dict[str, Any], cleaner: Cleaner | None = None
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Valid records as a frame (with `source` and `line`) and the list of problems found."""
     context = {k: data_cfg[k] for k in ("industries", "touchpoints", "channels")}
@@ -154,16 +155,16 @@ def validate_corpus(
             key = _duplicate_key(rec["text"])
             if key in seen_texts:
                 row_problems.append(f"duplicate text (same as {seen_texts[key]})")
-            if identify is not None:
-                guess = identify(rec["text"])
+            if cleaner is not None:  # detect on the text as the pipeline sees it (normalised, PII masked)
+                guess = cleaner.prepare(rec["text"])
                 if (
                     guess.lang != rec["lang"]
                     and guess.lang in LANGS
-                    and guess.confidence >= data_cfg["lang_mismatch_min_confidence"]
+                    and guess.lang_confidence >= data_cfg["lang_mismatch_min_confidence"]
                 ):
                     row_problems.append(
                         f"language mismatch: lang={rec['lang']} but the text reads as {guess.lang} "
-                        f"(confidence {guess.confidence:.2f})"
+                        f"(confidence {guess.lang_confidence:.2f})"
                     )
             seen_ids.setdefault(rec["id"], f"{where}:{line}")
             seen_texts.setdefault(key, rec["id"])

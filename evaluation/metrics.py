@@ -1,0 +1,95 @@
+"""Scores per head, per language and per label, shared by training (dev) and `cx evaluate` (test)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from pipeline.labels import HEADS
+
+
+def predictions_from_probs(
+    probs: dict[str, np.ndarray], thresholds: dict[str, list[float]]
+) -> dict[str, np.ndarray]:
+    return {
+        "sentiment": probs["sentiment"].argmax(axis=1),
+        "terms": (probs["terms"] >= np.asarray(thresholds["terms"])).astype(int),
+        "forces": (probs["forces"] >= np.asarray(thresholds["forces"])).astype(int),
+    }
+
+
+def head_scores(head: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    labels = HEADS[head]
+    if head == "sentiment":
+        p, r, f, s = precision_recall_fscore_support(
+            y_true, y_pred, labels=range(len(labels)), zero_division=0
+        )
+        extra = {
+            "accuracy": float((y_true == y_pred).mean()) if len(y_true) else float("nan"),
+            "confusion": confusion_matrix(y_true, y_pred, labels=range(len(labels))).tolist(),
+        }
+        micro = float(f1_score(y_true, y_pred, average="micro", zero_division=0))
+    else:
+        p, r, f, s = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+        extra = {
+            "confusion": [
+                confusion_matrix(y_true[:, j], y_pred[:, j], labels=[0, 1]).tolist()
+                for j in range(len(labels))
+            ],
+            "exact_match": float((y_true == y_pred).all(axis=1).mean()) if len(y_true) else float("nan"),
+        }
+        micro = float(f1_score(y_true, y_pred, average="micro", zero_division=0))
+    per_label = {
+        label: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]), "support": int(s[j])}
+        for j, label in enumerate(labels)
+    }
+    return {
+        "macro_f1": float(np.mean(f)),
+        "micro_f1": micro,
+        "n": len(y_true),
+        "per_label": per_label,
+        **extra,
+    }
+
+
+def score(
+    probs: dict[str, np.ndarray],
+    thresholds: dict[str, list[float]],
+    targets: dict[str, np.ndarray],
+    masks: dict[str, np.ndarray],
+    langs: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """{'overall': {head: scores}, 'by_lang': {lang: {head: scores}}, 'macro_f1_mean': float}."""
+    pred = predictions_from_probs(probs, thresholds)
+
+    def block(rows: np.ndarray) -> dict[str, Any]:
+        out = {}
+        for head in HEADS:
+            m = masks[head] & rows
+            out[head] = head_scores(head, targets[head][m], pred[head][m])
+        return out
+
+    everything = np.ones(len(targets["sentiment"]), dtype=bool)
+    result: dict[str, Any] = {"overall": block(everything)}
+    result["macro_f1_mean"] = float(np.mean([result["overall"][h]["macro_f1"] for h in HEADS]))
+    if langs is not None:
+        result["by_lang"] = {lang: block(langs == lang) for lang in sorted(set(langs))}
+    return result
+
+
+def flat_metrics(result: dict[str, Any], prefix: str) -> dict[str, float]:
+    """MLflow-friendly scalars: {prefix}_{head}_macro_f1, per language and per label F1."""
+    flat = {f"{prefix}_macro_f1_mean": result["macro_f1_mean"]}
+    for head, scores in result["overall"].items():
+        flat[f"{prefix}_{head}_macro_f1"] = scores["macro_f1"]
+        flat[f"{prefix}_{head}_micro_f1"] = scores["micro_f1"]
+        for label, s in scores["per_label"].items():
+            flat[f"{prefix}_{head}_{label}_f1"] = s["f1"]
+            flat[f"{prefix}_{head}_{label}_precision"] = s["precision"]
+            flat[f"{prefix}_{head}_{label}_recall"] = s["recall"]
+    for lang, block in result.get("by_lang", {}).items():
+        for head, scores in block.items():
+            flat[f"{prefix}_{lang}_{head}_macro_f1"] = scores["macro_f1"]
+    return flat

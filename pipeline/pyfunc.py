@@ -1,0 +1,65 @@
+"""The MLflow pyfunc flavour of a cx-terms bundle: `predict(DataFrame with a text column)`.
+
+Loaded with `mlflow.pyfunc.load_model("models:/cx-terms@champion")` in any process; the bundle
+(weights, calibration, cleaning config) travels as an artifact, the `pipeline` package as code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.models import infer_signature
+
+BUNDLE_ARTIFACT = "bundle"
+PIP_REQUIREMENTS = [
+    "torch==2.13.0",
+    "transformers>=5.24,<6",
+    "tokenizers>=0.23",
+    "scikit-learn>=1.9",
+    "spacy>=3.8.18,<3.9",
+    "spacy-lookups-data>=1.0.5",
+    "pymorphy3>=2.0",
+    "pymorphy3-dicts-ru>=2.4",
+    "simplemma>=1.1",
+    "lingua-language-detector>=2.1",
+    "phonenumbers>=8.13",
+    "pandas>=2.2,<3",
+    "pyyaml>=6",
+    "safetensors>=0.4",
+]
+
+
+class CxTermsModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context) -> None:
+        from pipeline.inference import Tagger
+
+        self.tagger = Tagger(context.artifacts[BUNDLE_ARTIFACT])
+
+    def predict(
+        self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        if "text" not in model_input.columns:
+            raise ValueError(f"input needs a 'text' column; got {list(model_input.columns)}")
+        return self.tagger.tag(model_input["text"].tolist()).astype(str)
+
+
+def log_bundle(bundle_dir: Path, registered_name: str, example_texts: list[str]):
+    """Log the bundle as a pyfunc model in the active run and register it; returns the ModelVersion."""
+    from pipeline.inference import Tagger
+
+    example = pd.DataFrame({"text": example_texts})
+    output = Tagger(bundle_dir).tag(example_texts).astype(str)
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=CxTermsModel(),
+        artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+        code_paths=[str(Path(__file__).parent)],
+        signature=infer_signature(example, output),
+        input_example=example,
+        pip_requirements=PIP_REQUIREMENTS,
+        registered_model_name=registered_name,
+    )
+    return info.registered_model_version

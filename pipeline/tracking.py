@@ -1,0 +1,50 @@
+"""MLflow set-up shared by every run (training, evaluation, scoring).
+
+Local default: `sqlite:///mlflow.db` with artifacts in `./mlartifacts` (params `tracking`), or whatever
+`$MLFLOW_TRACKING_URI` says. The experiment is created with an explicit artifact location; otherwise
+MLflow would scatter `./mlruns` folders wherever a command happens to run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import mlflow
+from mlflow.tracking import MlflowClient
+
+
+def configure(params: dict[str, Any]) -> str:
+    """Point MLflow at the configured store and return the experiment id."""
+    cfg = params["tracking"]
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or cfg["uri"])
+    experiment = mlflow.get_experiment_by_name(cfg["experiment"])
+    if experiment is None:
+        location = Path(cfg["artifacts"]).resolve().as_uri()
+        return mlflow.create_experiment(cfg["experiment"], artifact_location=location)
+    mlflow.set_experiment(cfg["experiment"])
+    return experiment.experiment_id
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def client() -> MlflowClient:
+    return MlflowClient()

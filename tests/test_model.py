@@ -1,0 +1,204 @@
+"""Model, training loop, calibration, baseline, MLflow registry gate and pyfunc round trip, on a tiny
+random BERT and a tokenizer trained here (seconds, not minutes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from pipeline.decode import decode, sigmoid, softmax
+from pipeline.labels import FORCES, TERMS
+from tests.tiny import build_tiny_encoder, tiny_frames, tiny_params
+from training.calibration import expected_calibration_error, fit_temperature, tune_thresholds
+from training.targets import encode_targets
+from training.train import MultiTaskLoss, length_grouped_batches
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
+
+
+def test_partial_labels_are_masked_not_zeroed():
+    frame = pd.DataFrame(
+        {"sentiment": ["negative", "positive"], "terms": [["time"], None], "forces": [[], None]}
+    )
+    targets, masks = encode_targets(frame)
+    assert masks["terms"].tolist() == [True, False] and masks["forces"].tolist() == [True, False]
+    assert masks["sentiment"].tolist() == [True, True]
+    loss_fn = MultiTaskLoss(
+        torch.ones(3),
+        {"terms": torch.ones(5), "forces": torch.ones(6)},
+        {"sentiment": 1.0, "terms": 1.0, "forces": 1.0},
+    )
+    batch = {k: torch.tensor(v) for k, v in targets.items()} | {
+        f"mask_{k}": torch.tensor(v) for k, v in masks.items()
+    }
+    logits = {
+        "sentiment": torch.zeros(2, 3),
+        "terms": torch.zeros(2, 5, requires_grad=True),
+        "forces": torch.zeros(2, 6, requires_grad=True),
+    }
+    _, parts = loss_fn(logits, batch)
+    total, _ = loss_fn(logits, batch)
+    total.backward()
+    # the unlabelled row gets no gradient from the TERMS/Force heads
+    assert logits["terms"].grad[1].abs().sum() == 0 and logits["terms"].grad[0].abs().sum() > 0
+    assert logits["forces"].grad[1].abs().sum() == 0
+    assert set(parts) == {"sentiment", "terms", "forces"}
+
+
+def test_sentiment_only_batch_has_no_terms_loss():
+    frame = pd.DataFrame({"sentiment": ["negative"], "terms": [None], "forces": [None]})
+    targets, masks = encode_targets(frame)
+    loss_fn = MultiTaskLoss(
+        torch.ones(3),
+        {"terms": torch.ones(5), "forces": torch.ones(6)},
+        {"sentiment": 1.0, "terms": 1.0, "forces": 1.0},
+    )
+    batch = {k: torch.tensor(v) for k, v in targets.items()} | {
+        f"mask_{k}": torch.tensor(v) for k, v in masks.items()
+    }
+    _, parts = loss_fn(
+        {"sentiment": torch.zeros(1, 3), "terms": torch.zeros(1, 5), "forces": torch.zeros(1, 6)}, batch
+    )
+    assert set(parts) == {"sentiment"}
+
+
+def test_threshold_tuning_finds_the_separating_value():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=(400, 2))
+    # label 0 is separable at 0.3, label 1 at 0.7
+    probs = np.stack(
+        [
+            np.where(y[:, 0] == 1, rng.uniform(0.31, 0.6, 400), rng.uniform(0.0, 0.29, 400)),
+            np.where(y[:, 1] == 1, rng.uniform(0.71, 1.0, 400), rng.uniform(0.3, 0.69, 400)),
+        ],
+        axis=1,
+    )
+    thresholds = tune_thresholds(probs, y, (0.1, 0.9, 0.025))
+    assert 0.29 < thresholds[0] <= 0.31 + 0.025 and 0.69 < thresholds[1] <= 0.71 + 0.025
+
+
+def test_temperature_scaling_lowers_ece_on_overconfident_logits():
+    rng = np.random.default_rng(1)
+    n = 4000
+    true_logits = rng.normal(0, 1.5, size=(n, 3))
+    p = softmax(true_logits)
+    y = np.array([rng.choice(3, p=row) for row in p])
+    overconfident = true_logits * 4.0  # same ranking, far too sure
+    t = fit_temperature(overconfident, y, multilabel=False)
+    before = softmax(overconfident)
+    after = softmax(overconfident, t)
+    ece_before = expected_calibration_error(before.max(1), (before.argmax(1) == y).astype(float))
+    ece_after = expected_calibration_error(after.max(1), (after.argmax(1) == y).astype(float))
+    assert 3.0 < t < 5.0
+    assert ece_after < ece_before / 2
+    # multi-label heads too
+    yb = (rng.uniform(size=(n, 5)) < sigmoid(true_logits[:, :1].repeat(5, 1))).astype(float)
+    tb = fit_temperature(true_logits[:, :1].repeat(5, 1) * 3.0, yb, multilabel=True)
+    assert 2.0 < tb < 4.0
+
+
+def test_decode_orders_labels_and_names_columns():
+    probs = {
+        "sentiment": np.array([[0.7, 0.2, 0.1]]),
+        "terms": np.array([[0.2, 0.9, 0.1, 0.6, 0.3]]),
+        "forces": np.array([[0.1, 0.1, 0.1, 0.1, 0.1, 0.1]]),
+    }
+    frame = decode(probs, {"terms": np.full(5, 0.5), "forces": np.full(6, 0.5)})
+    row = frame.iloc[0]
+    assert (row["sentiment"], row["terms"], row["terms_primary"], row["forces"], row["force_primary"]) == (
+        "negative",
+        "emotion;money",
+        "emotion",
+        "",
+        "",
+    )
+    assert [c for c in frame.columns if c.startswith("p_terms_")] == [f"p_terms_{t}" for t in TERMS]
+    assert [c for c in frame.columns if c.startswith("p_force_")] == [f"p_force_{f}" for f in FORCES]
+
+
+def test_length_grouped_batches_cover_everything_once():
+    import random
+
+    lengths = [random.Random(i).randint(3, 60) for i in range(203)]
+    batches = length_grouped_batches(lengths, 8, 4, random.Random(0))
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(203)) and max(len(b) for b in batches) == 8
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_encoder, tmp_path_factory, params):
+    from training.run import BASELINE, TRANSFORMER, train_and_log
+
+    tmp = tmp_path_factory.mktemp("run")
+    p = tiny_params(params, tiny_encoder, tmp)
+    frames = tiny_frames()
+    import training.run as run_module
+
+    original = run_module.load_splits
+    run_module.load_splits = lambda _params: frames
+    try:
+        transformer, v1 = train_and_log(p, TRANSFORMER, log=lambda m: None)
+        baseline, v2 = train_and_log(p, BASELINE, log=lambda m: None)
+    finally:
+        run_module.load_splits = original
+    return p, frames, transformer, baseline, v1, v2
+
+
+def test_training_writes_a_calibrated_bundle_and_registers_it(trained):
+    from pipeline.inference import Tagger
+
+    _, _, transformer, _, v1, v2 = trained
+    assert (transformer.bundle_dir / "encoder" / "config.json").is_file()
+    assert len(transformer.history) >= 1 and transformer.meta.info["registered_version"] == str(v1)
+    assert set(transformer.meta.temperature) == {"sentiment", "terms", "forces"}
+    assert len(transformer.meta.thresholds["terms"]) == 5
+    tagged = Tagger(transformer.bundle_dir).tag(["Курьер опоздал на два часа", None, "Great, thanks!"])
+    assert tagged["error"].tolist() == [None, "missing", None]
+    assert tagged.loc[0, "lang"] == "ru" and tagged.loc[0, "sentiment"] in {"negative", "neutral", "positive"}
+    probs = tagged.loc[
+        [0, 2], ["p_sentiment_negative", "p_sentiment_neutral", "p_sentiment_positive"]
+    ].astype(float)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+    assert int(v2) == int(v1) + 1
+
+
+def test_registry_gate_promotes_better_and_refuses_worse(trained):
+    from evaluation.evaluate import promotion_gate
+    from pipeline.tracking import client, configure
+
+    p, *_rest, v1, v2 = trained
+    configure(p)
+    c, name = client(), p["model"]["name"]
+    first = promotion_gate(c, name, str(v1), 0.70, "test_macro_f1_mean", "champion")
+    assert first.promoted and str(c.get_model_version_by_alias(name, "champion").version) == str(v1)
+    worse = promotion_gate(c, name, str(v2), 0.65, "test_macro_f1_mean", "champion")
+    assert not worse.promoted and str(c.get_model_version_by_alias(name, "champion").version) == str(v1)
+    better = promotion_gate(c, name, str(v2), 0.72, "test_macro_f1_mean", "champion")
+    assert better.promoted and str(c.get_model_version_by_alias(name, "champion").version) == str(v2)
+
+
+def test_pyfunc_round_trip_in_a_fresh_process(trained, tmp_path):
+    p, *_ = trained
+    script = f"""
+import json, mlflow, pandas as pd
+mlflow.set_tracking_uri({p["tracking"]["uri"]!r})
+model = mlflow.pyfunc.load_model("models:/{p["model"]["name"]}/1")
+out = model.predict(pd.DataFrame({{"text": ["Доставката закъсня с два дни", "App keeps crashing"]}}))
+print(json.dumps({{"cols": list(out.columns), "langs": out["lang"].tolist(), "n": len(out)}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert payload["n"] == 2 and payload["langs"] == ["bg", "en"]
+    assert {"sentiment", "terms", "forces", "p_terms_time", "p_force_enjoyment"} <= set(payload["cols"])

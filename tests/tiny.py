@@ -1,0 +1,113 @@
+"""A tiny random BERT and a tokenizer trained in the test from a few hundred sentences: fast model tests."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import pandas as pd
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+from pipeline.labels import FORCES, SENTIMENTS, TERMS
+
+DATA = Path(__file__).parent / "data" / "langid_comments.tsv"
+
+
+def sentences() -> list[tuple[str, str]]:
+    with open(DATA, encoding="utf-8") as fh:
+        return [(r["lang"], r["text"]) for r in csv.DictReader(fh, delimiter="\t")]
+
+
+def build_tiny_encoder(out_dir: Path) -> Path:
+    texts = [t for _, t in sentences()] * 5
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.train_from_iterator(
+        texts,
+        trainers.WordPieceTrainer(
+            vocab_size=600, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        ),
+    )
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=64,
+    )
+    config = BertConfig(
+        vocab_size=tok.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        pad_token_id=0,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(out_dir)
+    fast.save_pretrained(out_dir)
+    return out_dir
+
+
+def tiny_frames(seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Labelled frames whose labels follow simple cues, so that a few steps already learn something."""
+    rng = random.Random(seed)
+    rows = []
+    for i, (lang, text) in enumerate(sentences() * 3):
+        low = text.lower()
+        sentiment = (
+            "positive"
+            if any(
+                w in low
+                for w in ("спасибо", "благодаря", "thanks", "happy", "доволна", "довольна", "handy", "удобно")
+            )
+            else "negative"
+        )
+        terms = [TERMS[(i + k) % len(TERMS)] for k in range(rng.choice([0, 1, 2]))]
+        forces = [FORCES[(i + k) % len(FORCES)] for k in range(rng.choice([0, 1]))]
+        rows.append(
+            {
+                "id": f"t{i}",
+                "lang": lang,
+                "text": text,
+                "text_raw": text,
+                "lemmas": low,
+                "sentiment": sentiment if i % 7 else SENTIMENTS[1],
+                "terms": terms,
+                "forces": forces,
+            }
+        )
+    frame = pd.DataFrame(rows).sample(frac=1, random_state=seed).reset_index(drop=True)
+    n = len(frame)
+    return {
+        "train": frame.iloc[: int(n * 0.6)].reset_index(drop=True),
+        "dev": frame.iloc[int(n * 0.6) : int(n * 0.8)].reset_index(drop=True),
+        "test": frame.iloc[int(n * 0.8) :].reset_index(drop=True),
+    }
+
+
+def tiny_params(params: dict, encoder: Path, tmp: Path) -> dict:
+    import copy
+
+    p = copy.deepcopy(params)
+    p["model"] |= {"encoder": str(encoder), "max_length": 32, "prefix": "query: "}
+    p["train"] |= {
+        "out_dir": str(tmp / "bundle"),
+        "epochs": 2,
+        "batch_size": 16,
+        "eval_batch_size": 32,
+        "head_lr": 5e-3,
+        "lr": 1e-3,
+    }
+    p["baseline"] |= {"out_dir": str(tmp / "baseline"), "min_df": 1}
+    p["tracking"] |= {"uri": f"sqlite:///{tmp / 'mlflow.db'}", "artifacts": str(tmp / "mlartifacts")}
+    return p
