@@ -20,9 +20,8 @@ from pipeline.labels import HEADS
 from training.targets import encode_targets
 
 
-def evaluate_bundle(bundle_dir: Path, frame: pd.DataFrame) -> dict[str, Any]:
+def evaluate_bundle(tagger: Tagger, frame: pd.DataFrame) -> dict[str, Any]:
     """Metrics on an already-cleaned labelled frame (columns text, lemmas, lang + labels)."""
-    tagger = Tagger(bundle_dir)
     probs = tagger.probabilities(frame["text"].tolist(), frame["lemmas"].tolist())
     targets, masks = encode_targets(frame)
     return score(probs, tagger.meta.thresholds, targets, masks, frame["lang"].to_numpy())
@@ -79,11 +78,17 @@ def markdown_report(results: dict[str, dict[str, Any]], title: str = "Test split
     return "\n".join(lines) + "\n"
 
 
-def write_reports(results: dict[str, dict[str, Any]], out_dir: Path) -> tuple[Path, Path]:
+def write_reports(
+    results: dict[str, dict[str, Any]], out_dir: Path, external: dict[str, dict[str, Any]] | None = None
+) -> tuple[Path, Path]:
+    from evaluation.external import external_markdown
+
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / "evaluation.md", out_dir / "evaluation.json"
-    md.write_text(markdown_report(results), encoding="utf-8")
-    js.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    md.write_text(markdown_report(results) + external_markdown(external or {}), encoding="utf-8")
+    js.write_text(
+        json.dumps({"test": results, "external_sentiment": external or {}}, indent=2), encoding="utf-8"
+    )
     return md, js
 
 

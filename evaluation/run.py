@@ -16,8 +16,10 @@ from evaluation.evaluate import (
     registered_version,
     write_reports,
 )
+from evaluation.external import external_sentiment
 from evaluation.metrics import flat_metrics
 from evaluation.plots import confusion_figure
+from pipeline.inference import Tagger
 from pipeline.labels import HEADS
 from pipeline.tracking import client, configure, git_commit
 from training.data import load_splits
@@ -38,7 +40,13 @@ def evaluate_and_gate(
     test = load_splits(params)["test"]
     log(f"test split: {len(test)} comments")
     results = {name: evaluate_bundle(path, test) for name, path in available.items()}
-    md, js = write_reports(results, out_dir)
+    log("sentiment on the public sets in " + params["evaluation"]["external"]["dir"] + " ...")
+    external = external_sentiment(
+        {name: Tagger(path) for name, path in available.items()},
+        params["evaluation"]["external"],
+        params["seed"],
+    )
+    md, js = write_reports(results, out_dir, external)
     tracking = params["tracking"]
     with mlflow.start_run(run_name=f"evaluate-{candidate}"):
         mlflow.set_tags({"stage": "evaluate", "candidate": candidate, "git_commit": git_commit()})
@@ -48,6 +56,9 @@ def evaluate_and_gate(
         )
         for name, result in results.items():
             mlflow.log_metrics(flat_metrics(result, f"test_{name}"))
+        for set_name, per_model in external.items():
+            for name, scores in per_model.items():
+                mlflow.log_metric(f"external_{set_name}_{name}_sentiment_macro_f1", scores["macro_f1"])
             for head in HEADS:
                 fig = confusion_figure(head, result["overall"][head])
                 mlflow.log_figure(fig, f"{name}_test_confusion_{head}.png")

@@ -27,8 +27,31 @@ def main_job_outputs(params: dict[str, Any]) -> list[tuple[str, Path, str]]:
     manifest = read_manifest(base) or {}
     base_detail = f"source={manifest.get('source', '?')} {_size(base)}" if manifest else ""
     clean = Path(params["sample"]["clean_out"])
+    report = Path(params["evaluation"]["out_dir"]) / "evaluation.md"
     return [
         ("base model", base, base_detail),
         ("cleaned sample", clean, _size(clean)),
         ("cleaning quarantine", quarantine_path(clean), _size(quarantine_path(clean))),
+        (
+            "baseline model",
+            Path(params["baseline"]["out_dir"]),
+            _bundle_detail(Path(params["baseline"]["out_dir"])),
+        ),
+        (
+            "transformer model",
+            Path(params["train"]["out_dir"]),
+            _bundle_detail(Path(params["train"]["out_dir"])),
+        ),
+        ("evaluation report", report, ""),
+        ("MLflow store", Path("mlflow.db"), "mlflow ui --backend-store-uri sqlite:///mlflow.db"),
     ]
+
+
+def _bundle_detail(path: Path) -> str:
+    from pipeline.inference import BundleMeta
+
+    if not path.exists():
+        return ""
+    info = BundleMeta.load(path).info
+    version = info.get("registered_version")
+    return f"models:/{info.get('registered_name')}/{version}" if version else ""

@@ -134,7 +134,11 @@ class TableWriter:
         if self.fmt == "parquet":
             table = pa.Table.from_pandas(df, preserve_index=False, schema=self._schema)
             if self._parquet is None:
-                self._schema = table.schema
+                # an all-missing column in the first chunk must not fix its type to `null` for the rest
+                self._schema = pa.schema(
+                    [f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema]
+                )
+                table = table.cast(self._schema)
                 self._parquet = pq.ParquetWriter(self.path, self._schema)
             self._parquet.write_table(table)
         else:
@@ -160,7 +164,10 @@ class TableWriter:
         if self._parquet is not None:
             self._parquet.close()
         elif not self._started:  # an empty result is still a file the next step can open
-            self.path.write_text("", encoding="utf-8")
+            if self.fmt == "parquet":
+                pq.write_table(pa.table({}), self.path)
+            else:
+                self.path.write_text("", encoding="utf-8")
 
     def __enter__(self) -> TableWriter:
         return self

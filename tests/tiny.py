@@ -111,3 +111,28 @@ def tiny_params(params: dict, encoder: Path, tmp: Path) -> dict:
     p["baseline"] |= {"out_dir": str(tmp / "baseline"), "min_df": 1}
     p["tracking"] |= {"uri": f"sqlite:///{tmp / 'mlflow.db'}", "artifacts": str(tmp / "mlartifacts")}
     return p
+
+
+def build_tiny_bundle(out_dir: Path, params: dict) -> Path:
+    """An untrained (random-weight) bundle: enough to exercise batch scoring mechanics in seconds."""
+    import torch
+
+    from pipeline.inference import TRANSFORMER, BundleMeta, save_cleaning_params
+    from pipeline.model import ENCODER_DIR, MultiTaskModel
+
+    encoder = build_tiny_encoder(out_dir.parent / f"{out_dir.name}-encoder")
+    torch.manual_seed(0)
+    model = MultiTaskModel.from_encoder(str(encoder), dropout=0.0)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir)
+    from transformers import AutoTokenizer
+
+    AutoTokenizer.from_pretrained(encoder).save_pretrained(out_dir / ENCODER_DIR)
+    BundleMeta(
+        kind=TRANSFORMER,
+        prefix="query: ",
+        max_length=32,
+        info={"registered_name": "tiny", "registered_version": "0"},
+    ).save(out_dir)
+    save_cleaning_params(out_dir, params)
+    return out_dir

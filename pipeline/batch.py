@@ -1,0 +1,304 @@
+"""`cx score`: tag a whole file in bounded memory, resumably, without losing a row.
+
+- Streams the input in chunks; each finished chunk is written atomically as a part file under
+  `OUTPUT.parts/`, with a manifest fingerprinting input, arguments and model. A killed run restarted with
+  the same arguments skips the finished parts; the final assembly concatenates parts in order, so the
+  result is byte-identical to an uninterrupted run.
+- Rows with no usable text go to `OUTPUT.quarantine.<ext>` with the reason; every input row lands in
+  exactly one of the two files (or is skipped as already processed, with `--state`).
+- `--state FILE` remembers processed ids so a scheduled job scores only new tickets.
+- The output keeps the input's columns, with the text column replaced by its PII-masked form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from pipeline.cleaning.cleaner import CleanResult
+from pipeline.inference import Tagger
+from pipeline.tables import (
+    FORMATS,
+    TableError,
+    TableWriter,
+    check_readable,
+    iter_table,
+    printable,
+    quarantine_path,
+    require_columns,
+)
+
+MANIFEST = "manifest.json"
+INVALID_UTF8_FATAL_SHARE = 0.5  # above this share of undecodable rows, the file is in another encoding
+
+
+@dataclass
+class ScoreOptions:
+    text_col: str = "text"
+    id_col: str = "id"
+    chunk_size: int = 2_000
+    sentences: bool = True
+    state: Path | None = None
+
+
+@dataclass
+class ScoreReport:
+    rows: int = 0
+    scored: int = 0
+    quarantined: int = 0
+    skipped_known: int = 0
+    resumed_chunks: int = 0
+    seconds: float = 0.0
+    output: str = ""
+    quarantine: str = ""
+    model_version: str = ""
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+# --------------------------------------------------------------------------- state (incremental runs)
+def load_state(path: Path | None) -> set[str]:
+    if path is None or not path.is_file():
+        return set()
+    return set(json.loads(path.read_text(encoding="utf-8"))["ids"])
+
+
+def save_state(path: Path, ids: set[str], report: ScoreReport) -> None:
+    payload = {"ids": sorted(ids), "last_run": {k: v for k, v in asdict(report).items() if k != "reasons"}}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------- one chunk
+def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: pd.DataFrame) -> list[str]:
+    """JSON list per comment of {text, sentiment, terms, forces} for each sentence.
+
+    Single-sentence comments reuse the comment's labels; the others are tagged sentence by sentence in one
+    batch (the cleaner already split them)."""
+    spans, texts = [], []
+    for i, c in enumerate(cleaned):
+        if len(c.sentences) > 1:
+            spans.append((i, len(texts), len(texts) + len(c.sentences)))
+            texts.extend(c.sentences)
+    per_sentence = {}
+    if texts:
+        fake = [
+            CleanResult(text=t, lang=cleaned[i].lang, lemmas=t.lower().split())
+            for i, a, b in spans
+            for t in texts[a:b]
+        ]
+        tagged = tagger.tag_cleaned(fake)
+        for i, a, b in spans:
+            per_sentence[i] = [
+                {
+                    "text": texts[j],
+                    "sentiment": tagged.at[j, "sentiment"],
+                    "terms": tagged.at[j, "terms"],
+                    "forces": tagged.at[j, "forces"],
+                }
+                for j in range(a, b)
+            ]
+    out = []
+    for i, c in enumerate(cleaned):
+        rows = per_sentence.get(i) or [
+            {
+                "text": c.text,
+                "sentiment": comment_level.at[i, "sentiment"],
+                "terms": comment_level.at[i, "terms"],
+                "forces": comment_level.at[i, "forces"],
+            }
+        ]
+        out.append(json.dumps(rows, ensure_ascii=False))
+    return out
+
+
+def score_chunk(
+    chunk: pd.DataFrame, tagger: Tagger, opts: ScoreOptions, model_version: str, first_row: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scored rows, quarantined rows) for one chunk; together they hold every row of the chunk."""
+    chunk = chunk.reset_index(drop=True)
+    ids = chunk[opts.id_col] if opts.id_col in chunk.columns else None
+    if ids is None:
+        chunk.insert(0, "id", [f"row-{first_row + i}" for i in range(len(chunk))])
+    cleaned = tagger.cleaner.batch(chunk[opts.text_col].tolist(), lemmas=tagger.meta.needs_lemmas)
+    good = [i for i, c in enumerate(cleaned) if c.ok]
+    bad = [i for i, c in enumerate(cleaned) if not c.ok]
+    scored = pd.DataFrame()
+    if good:
+        kept = [cleaned[i] for i in good]
+        labels = tagger.tag_cleaned(kept)
+        if opts.sentences:
+            labels["sentences"] = _sentence_labels(tagger, kept, labels)
+        labels["model_version"] = model_version
+        base = chunk.iloc[good].reset_index(drop=True).map(printable)  # undecodable bytes in other columns
+        base[opts.text_col] = [c.text for c in kept]  # PII-masked text only, never the raw one
+        scored = pd.concat([base, labels], axis=1)
+    quarantined = pd.DataFrame()
+    if bad:
+        quarantined = chunk.iloc[bad].reset_index(drop=True).map(printable)
+        quarantined.insert(0, "source_row", [first_row + i for i in bad])
+        quarantined["reason"] = [cleaned[i].error for i in bad]
+    return scored, quarantined
+
+
+# --------------------------------------------------------------------------- the run
+def _fingerprint(input_path: Path, opts: ScoreOptions, model_version: str, out_format: str) -> str:
+    stat = input_path.stat()
+    payload = json.dumps(
+        [
+            str(input_path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            asdict(opts) | {"state": None},
+            model_version,
+            out_format,
+        ],
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
+    os.replace(tmp, path)
+
+
+def count_rows(path: Path) -> int | None:
+    """Row count for the progress bar's ETA (None when it would cost a full parse)."""
+    fmt = check_readable(path)
+    if fmt == "parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    with open(path, "rb") as fh:
+        lines = sum(1 for _ in fh)
+    return max(lines - (0 if fmt == "jsonl" else 1), 0)
+
+
+def score_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    tagger: Tagger,
+    model_version: str,
+    opts: ScoreOptions,
+    progress: bool = True,
+    on_chunk: Callable[[int], None] | None = None,
+) -> ScoreReport:
+    input_path, output_path = Path(input_path), Path(output_path)
+    check_readable(input_path)
+    out_format = output_path.suffix.lower()
+    if out_format not in FORMATS:
+        raise TableError(
+            f"{output_path}: unsupported output extension; use one of {', '.join(sorted(FORMATS))}"
+        )
+    started = time.time()
+    parts = output_path.with_name(output_path.name + ".parts")
+    fingerprint = _fingerprint(input_path, opts, model_version, out_format)
+    manifest_path = parts / MANIFEST
+    if parts.exists():
+        old = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+        if old.get("fingerprint") != fingerprint:
+            shutil.rmtree(parts)  # different input/arguments/model: the old parts are not ours
+    parts.mkdir(parents=True, exist_ok=True)
+    manifest_path.write_text(json.dumps({"fingerprint": fingerprint, "input": str(input_path)}))
+    known = load_state(opts.state)
+    report = ScoreReport(
+        output=str(output_path), quarantine=str(quarantine_path(output_path)), model_version=model_version
+    )
+    new_ids: set[str] = set()
+    first_row = 1
+    with tqdm(
+        total=count_rows(input_path), desc=f"score {input_path.name}", unit=" rows", disable=not progress
+    ) as bar:
+        for k, chunk in enumerate(iter_table(input_path, chunksize=opts.chunk_size)):
+            require_columns(chunk, input_path, [opts.text_col])
+            n = len(chunk)
+            done = parts / f"{k:06d}.done"
+            if done.is_file():
+                report.resumed_chunks += 1
+                meta = json.loads(done.read_text())
+            else:
+                if known and opts.id_col in chunk.columns:
+                    fresh = ~chunk[opts.id_col].astype(str).isin(known)
+                    skipped, chunk = int((~fresh).sum()), chunk[fresh]
+                else:
+                    skipped = 0
+                scored, quarantined = score_chunk(chunk, tagger, opts, model_version, first_row)
+                _check_encoding(input_path, quarantined, len(chunk), first_row)
+                _atomic_parquet(scored, parts / f"{k:06d}.out.parquet")
+                _atomic_parquet(quarantined, parts / f"{k:06d}.q.parquet")
+                meta = {
+                    "rows": n,
+                    "scored": len(scored),
+                    "quarantined": len(quarantined),
+                    "skipped": skipped,
+                    "ids": [
+                        str(x)
+                        for x in pd.concat(
+                            [
+                                scored.get("id", pd.Series(dtype=str)),
+                                quarantined.get("id", pd.Series(dtype=str)),
+                            ]
+                        )
+                    ],
+                    "reasons": quarantined["reason"].value_counts().to_dict() if len(quarantined) else {},
+                }
+                tmp = done.with_suffix(".tmp")
+                tmp.write_text(json.dumps(meta))
+                os.replace(tmp, done)
+            report.rows += meta["rows"]
+            report.scored += meta["scored"]
+            report.quarantined += meta["quarantined"]
+            report.skipped_known += meta["skipped"]
+            for reason, count in meta["reasons"].items():
+                report.reasons[reason] = report.reasons.get(reason, 0) + count
+            new_ids.update(meta["ids"])
+            first_row += n
+            bar.update(n)
+            if on_chunk:
+                on_chunk(k)
+    _assemble(parts, output_path, ".out.parquet")
+    _assemble(parts, quarantine_path(output_path), ".q.parquet")
+    shutil.rmtree(parts)
+    report.seconds = time.time() - started
+    if opts.state is not None:
+        save_state(opts.state, known | new_ids, report)
+    return report
+
+
+def _check_encoding(path: Path, quarantined: pd.DataFrame, rows: int, first_row: int) -> None:
+    if not rows or quarantined.empty:
+        return
+    bad = int((quarantined["reason"] == "invalid_utf8").sum())
+    if bad / rows > INVALID_UTF8_FATAL_SHARE:
+        raise TableError(
+            f"{path}: {bad} of {rows} rows from row {first_row} are not valid UTF-8 - the file is in another "
+            f"encoding. Convert it first, e.g. "
+            f"`iconv -f cp1251 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
+        )
+
+
+def _assemble(parts: Path, target: Path, suffix: str) -> None:
+    """Concatenate the part files in chunk order into the target format (deterministic bytes)."""
+    files = sorted(parts.glob(f"*{suffix}"))
+    tmp = target.with_name(target.name + ".tmp" + target.suffix)
+    with TableWriter(tmp) as writer:
+        for file in files:
+            frame = pq.read_table(file).to_pandas()
+            if len(frame):
+                writer.write(frame)
+    os.replace(tmp, target)

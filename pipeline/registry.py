@@ -1,0 +1,53 @@
+"""Resolve `--model` (a registry URI such as `models:/cx-terms@champion`, or a bundle folder) to a local
+bundle and a human-readable version label written into every scored row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.inference import META_FILE, BundleMeta
+from pipeline.pyfunc import BUNDLE_ARTIFACT
+
+
+class ModelNotFound(RuntimeError):
+    """The requested model could not be found or loaded; the message says what to do."""
+
+
+def resolve_model(ref: str, params: dict[str, Any]) -> tuple[Path, str]:
+    path = Path(ref)
+    if (path / META_FILE).is_file():
+        info = BundleMeta.load(path).info
+        version = info.get("registered_version")
+        label = f"{info.get('registered_name')}/{version}" if version else f"local:{path.name}"
+        return path, label
+    if not ref.startswith("models:/"):
+        raise ModelNotFound(f"{ref}: neither a cx-terms bundle folder nor a models:/ registry URI")
+    import mlflow
+
+    from pipeline.tracking import client, configure
+
+    configure(params)
+    name, _, rest = ref[len("models:/") :].partition("@")
+    try:
+        if rest:
+            version = client().get_model_version_by_alias(name, rest).version
+        else:
+            name, _, version = ref[len("models:/") :].partition("/")
+            client().get_model_version(name, version)
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}"))
+    except Exception as exc:
+        raise ModelNotFound(
+            f"cannot load {ref} from {mlflow.get_tracking_uri()} ({type(exc).__name__}: {exc}). "
+            "Train and evaluate a model first (`cx train`, `cx evaluate` sets @champion), "
+            "or pass --model models/cx-terms"
+        ) from exc
+    return bundle_in(local), f"{name}/{version}"
+
+
+def bundle_in(model_dir: Path) -> Path:
+    """Where the pyfunc model keeps our bundle (MLmodel records the artifact's stored path)."""
+    import yaml
+
+    spec = yaml.safe_load((model_dir / "MLmodel").read_text(encoding="utf-8"))
+    return model_dir / spec["flavors"]["python_function"]["artifacts"][BUNDLE_ARTIFACT]["path"]

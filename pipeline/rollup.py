@@ -1,0 +1,311 @@
+"""`cx rollup`: per-touchpoint tables from scored comments - where the pain is, how sure we are.
+
+For each touchpoint (and month, with `--by month`) x TERMS factor and x Force:
+- volume and share of the touchpoint's comments carrying the label;
+- negative share among them and net sentiment = (positive - negative) / volume;
+- **pain index** = 100 x (negative comments carrying the label) / (all comments at the touchpoint): the
+  percentage of a touchpoint's feedback that is a complaint about this factor. It grows with both how
+  often the factor comes up and how negative it is, and is directly comparable across touchpoints.
+Proportions carry Wilson 95% intervals. Per touchpoint: NPS (% promoters 9-10 minus % detractors 0-6,
+normal-approximation CI) or CSAT (% 4-5 on a 1-5 scale) when a score column exists. Drivers: NPS of
+comments with vs without each label, with a bootstrap CI of the difference. Quotes: the most confident
+comments per cell (text is already PII-masked by `cx score`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+
+from pipeline.labels import FORCES, TERMS
+
+ALL = "all"
+DIMENSIONS = {"terms": ("terms", TERMS, "p_terms_"), "forces": ("forces", FORCES, "p_force_")}
+
+
+@dataclass
+class RollupOptions:
+    by_month: bool = False
+    touchpoint_col: str = "touchpoint"
+    date_col: str = "date"
+    score_col: str = "nps"
+    quotes_per_cell: int = 3
+    bootstrap: int = 1000
+    seed: int = 13
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+def nps(scores: np.ndarray) -> tuple[float, float, float, int, int, int]:
+    """(NPS, low, high, promoters, passives, detractors) on the -100..100 scale."""
+    n = len(scores)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0, 0, 0
+    pro, det = int((scores >= 9).sum()), int((scores <= 6).sum())
+    p, d = pro / n, det / n
+    value = p - d
+    half = 1.96 * np.sqrt(max(p + d - value**2, 0.0) / n)
+    low, high = max(value - half, -1.0), min(value + half, 1.0)
+    return 100 * value, 100 * low, 100 * high, pro, n - pro - det, det
+
+
+def _prepare(scored: pd.DataFrame, opts: RollupOptions) -> tuple[pd.DataFrame, str | None]:
+    frame = scored.copy()
+    for col in [c for c in frame.columns if c.startswith("p_")]:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")  # CSV/JSONL inputs arrive as text
+    frame["touchpoint"] = (
+        frame[opts.touchpoint_col].fillna("unknown") if opts.touchpoint_col in frame else "unknown"
+    )
+    dates = pd.to_datetime(frame[opts.date_col], errors="coerce") if opts.date_col in frame else pd.NaT
+    frame["month"] = (
+        pd.Series(dates).dt.strftime("%Y-%m").fillna("unknown") if opts.date_col in frame else "unknown"
+    )
+    kind = None
+    if opts.score_col in frame:
+        frame["score"] = pd.to_numeric(frame[opts.score_col], errors="coerce")
+        valid = frame["score"].dropna()
+        if len(valid):
+            kind = "csat" if valid.min() >= 1 and valid.max() <= 5 else "nps"
+    else:
+        frame["score"] = np.nan
+    for key, (col, labels, _) in DIMENSIONS.items():
+        sets = frame[col].fillna("").astype(str).str.split(";")
+        for label in labels:
+            frame[f"has_{key}_{label}"] = sets.map(lambda s, label=label: label in s)
+    return frame, kind
+
+
+def _groups(frame: pd.DataFrame, by_month: bool):
+    yield ALL, ALL, frame
+    for tp, part in frame.groupby("touchpoint", sort=True):
+        yield tp, ALL, part
+    if by_month:
+        for month, part in frame.groupby("month", sort=True):
+            yield ALL, month, part
+        for (tp, month), part in frame.groupby(["touchpoint", "month"], sort=True):
+            yield tp, month, part
+
+
+def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool) -> pd.DataFrame:
+    rows = []
+    for tp, month, part in _groups(frame, by_month):
+        n = len(part)
+        neg, pos = int((part["sentiment"] == "negative").sum()), int((part["sentiment"] == "positive").sum())
+        lo, hi = wilson(neg, n)
+        scores = part["score"].dropna().to_numpy()
+        row = {
+            "touchpoint": tp,
+            "month": month,
+            "comments": n,
+            "negative_share": neg / n if n else np.nan,
+            "negative_share_lo": lo,
+            "negative_share_hi": hi,
+            "positive_share": pos / n if n else np.nan,
+            "net_sentiment": (pos - neg) / n if n else np.nan,
+            "n_scored": len(scores),
+        }
+        if kind == "nps":
+            value, vlo, vhi, pro, pas, det = nps(scores)
+            row |= {
+                "promoters": pro,
+                "passives": pas,
+                "detractors": det,
+                "nps": value,
+                "nps_lo": vlo,
+                "nps_hi": vhi,
+                "csat": np.nan,
+            }
+        else:
+            row |= {
+                "promoters": 0,
+                "passives": 0,
+                "detractors": 0,
+                "nps": np.nan,
+                "nps_lo": np.nan,
+                "nps_hi": np.nan,
+                "csat": float((scores >= 4).mean()) if kind == "csat" and len(scores) else np.nan,
+            }
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cell_table(frame: pd.DataFrame, by_month: bool) -> pd.DataFrame:
+    rows = []
+    for tp, month, part in _groups(frame, by_month):
+        if tp == ALL:
+            continue
+        n = len(part)
+        negative = (part["sentiment"] == "negative").to_numpy()
+        positive = (part["sentiment"] == "positive").to_numpy()
+        for key, (_, labels, _) in DIMENSIONS.items():
+            for label in labels:
+                has = part[f"has_{key}_{label}"].to_numpy()
+                volume, neg, pos = int(has.sum()), int((has & negative).sum()), int((has & positive).sum())
+                share_lo, share_hi = wilson(volume, n)
+                neg_lo, neg_hi = wilson(neg, volume)
+                pain_lo, pain_hi = wilson(neg, n)
+                rows.append(
+                    {
+                        "dimension": key,
+                        "touchpoint": tp,
+                        "month": month,
+                        "label": label,
+                        "volume": volume,
+                        "touchpoint_comments": n,
+                        "share": volume / n,
+                        "share_lo": share_lo,
+                        "share_hi": share_hi,
+                        "negative": neg,
+                        "negative_share": neg / volume if volume else np.nan,
+                        "negative_share_lo": neg_lo,
+                        "negative_share_hi": neg_hi,
+                        "net_sentiment": (pos - neg) / volume if volume else np.nan,
+                        "pain_index": 100 * neg / n,
+                        "pain_index_lo": 100 * pain_lo,
+                        "pain_index_hi": 100 * pain_hi,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def driver_table(frame: pd.DataFrame, kind: str | None, n_boot: int, seed: int) -> pd.DataFrame:
+    """NPS with vs without each label, bootstrap CI of the difference (resampling both groups)."""
+    columns = [
+        "dimension",
+        "label",
+        "n_with",
+        "n_without",
+        "nps_with",
+        "nps_without",
+        "impact",
+        "impact_lo",
+        "impact_hi",
+    ]
+    if kind != "nps":
+        return pd.DataFrame(columns=columns)
+    scored = frame.dropna(subset=["score"])
+    rng = np.random.default_rng(seed)
+    value = np.where(scored["score"] >= 9, 100.0, np.where(scored["score"] <= 6, -100.0, 0.0))
+    rows = []
+    for key, (_, labels, _) in DIMENSIONS.items():
+        for label in labels:
+            has = scored[f"has_{key}_{label}"].to_numpy()
+            with_, without = value[has], value[~has]
+            if len(with_) == 0 or len(without) == 0:
+                continue
+            diff = with_.mean() - without.mean()
+            boot = rng.choice(with_, (n_boot, len(with_))).mean(axis=1) - rng.choice(
+                without, (n_boot, len(without))
+            ).mean(axis=1)
+            rows.append(
+                {
+                    "dimension": key,
+                    "label": label,
+                    "n_with": len(with_),
+                    "n_without": len(without),
+                    "nps_with": with_.mean(),
+                    "nps_without": without.mean(),
+                    "impact": diff,
+                    "impact_lo": float(np.percentile(boot, 2.5)),
+                    "impact_hi": float(np.percentile(boot, 97.5)),
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def quote_table(frame: pd.DataFrame, k: int, text_col: str) -> pd.DataFrame:
+    rows = []
+    for tp, part in frame.groupby("touchpoint", sort=True):
+        for key, (_, labels, prefix) in DIMENSIONS.items():
+            for label in labels:
+                cell = part[part[f"has_{key}_{label}"]]
+                prob = f"{prefix}{label}"
+                if cell.empty or prob not in cell:
+                    continue
+                top = (
+                    cell.assign(_neg=cell["sentiment"] == "negative")
+                    .sort_values(["_neg", prob, "id"], ascending=[False, False, True])
+                    .head(k)
+                )
+                for rank, (_, r) in enumerate(top.iterrows(), start=1):
+                    rows.append(
+                        {
+                            "dimension": key,
+                            "touchpoint": tp,
+                            "label": label,
+                            "rank": rank,
+                            "id": r["id"],
+                            "text": r[text_col],
+                            "sentiment": r["sentiment"],
+                            "probability": float(r[prob]),
+                        }
+                    )
+    return pd.DataFrame(
+        rows, columns=["dimension", "touchpoint", "label", "rank", "id", "text", "sentiment", "probability"]
+    )
+
+
+def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") -> dict[str, Any]:
+    frame, kind = _prepare(scored, opts)
+    tables = {
+        "touchpoints": touchpoint_table(frame, kind, opts.by_month),
+        "cells": cell_table(frame, opts.by_month),
+        "drivers": driver_table(frame, kind, opts.bootstrap, opts.seed),
+        "quotes": quote_table(frame, opts.quotes_per_cell, text_col),
+    }
+    overall = tables["touchpoints"].query("touchpoint == @ALL and month == @ALL").iloc[0]
+    cells = tables["cells"].query("month == @ALL")
+    top = cells.sort_values(["pain_index", "volume"], ascending=False).head(10)
+    summary = {
+        "score_kind": kind,
+        "by": ["touchpoint", "month"] if opts.by_month else ["touchpoint"],
+        "overall": {
+            "comments": int(overall["comments"]),
+            "negative_share": float(overall["negative_share"]),
+            "nps": None if pd.isna(overall["nps"]) else float(overall["nps"]),
+            "n_scored": int(overall["n_scored"]),
+        },
+        "top_pain": [
+            {
+                "touchpoint": r.touchpoint,
+                "dimension": r.dimension,
+                "label": r.label,
+                "pain_index": round(float(r.pain_index), 2),
+                "volume": int(r.volume),
+            }
+            for r in top.itertuples()
+        ],
+        "model_version": ";".join(sorted(scored["model_version"].dropna().astype(str).unique()))
+        if "model_version" in scored
+        else "",
+    }
+    return {"tables": tables, "summary": summary}
+
+
+def write_rollup(result: dict[str, Any], out_dir: Path, extra_summary: dict[str, Any]) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, table in result["tables"].items():
+        path = out_dir / f"{name}.csv"
+        table.to_csv(path, index=False, float_format="%.6g")
+        table.to_parquet(out_dir / f"{name}.parquet", index=False)
+        written.append(path)
+    summary = (
+        result["summary"] | extra_summary | {"generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    )
+    path = out_dir / "summary.json"
+    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    written.append(path)
+    return written

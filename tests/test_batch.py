@@ -1,0 +1,166 @@
+"""Batch scoring: nothing lost, quarantine reasons, kill-and-resume byte identity, incremental state."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from pipeline.batch import ScoreOptions, score_file
+from pipeline.tables import TableError, quarantine_path, read_table
+from tests.tiny import build_tiny_bundle, sentences
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, params):
+    return build_tiny_bundle(tmp_path_factory.mktemp("tiny") / "bundle", params)
+
+
+@pytest.fixture(scope="module")
+def tagger(bundle):
+    from pipeline.inference import Tagger
+
+    return Tagger(bundle)
+
+
+def _comments(n: int) -> pd.DataFrame:
+    texts = [t for _, t in sentences()]
+    return pd.DataFrame(
+        {
+            "id": [f"c{i:04d}" for i in range(n)],
+            "touchpoint": ["delivery", "call_center"] * (n // 2),
+            "date": ["2026-03-01"] * n,
+            "nps": [str(i % 11) for i in range(n)],
+            "text": [f"{texts[i % len(texts)]}. Второе предложение {i}." for i in range(n)],
+        }
+    )
+
+
+def test_every_row_lands_in_exactly_one_file(tmp_path, tagger):
+    frame = _comments(40)
+    frame.loc[[3, 17], "text"] = ""
+    frame.loc[[5], "text"] = None
+    frame.loc[[22], "text"] = "    "
+    src = tmp_path / "in.csv"
+    frame.to_csv(src, index=False)
+    raw = src.read_bytes().replace(b"c0030,delivery", b"c0030,deli\xffvery", 1)  # bad bytes outside the text
+    (tmp_path / "bad.csv").write_bytes(raw + b"c0040,delivery,2026-03-01,5,\xff\xfe broken\n")
+    out = tmp_path / "out.parquet"
+    report = score_file(
+        tmp_path / "bad.csv", out, tagger, "tiny/0", ScoreOptions(chunk_size=7), progress=False
+    )
+    scored, rejected = read_table(out), read_table(quarantine_path(out))
+    assert report.rows == 41 and report.scored + report.quarantined == 41
+    assert sorted(scored["id"].tolist() + rejected["id"].tolist()) == [*sorted(frame["id"].tolist()), "c0040"]
+    assert dict(zip(rejected["id"], rejected["reason"], strict=True)) == {
+        "c0003": "missing",
+        "c0005": "missing",
+        "c0017": "missing",
+        "c0022": "empty",
+        "c0040": "invalid_utf8",
+    }
+    assert report.reasons == {"missing": 3, "empty": 1, "invalid_utf8": 1}  # an empty CSV field is missing
+    assert scored.set_index("id").loc["c0030", "touchpoint"] == "deli\\xffvery"  # kept, visibly escaped
+    assert {
+        "p_terms_time",
+        "p_force_enjoyment",
+        "p_sentiment_negative",
+        "sentences",
+        "model_version",
+        "touchpoint",
+        "nps",
+    } <= set(scored.columns)
+    first = json.loads(scored["sentences"].iloc[0])
+    assert len(first) == 2 and {"text", "sentiment", "terms", "forces"} <= set(first[0])
+    assert not (tmp_path / "out.parquet.parts").exists()
+
+
+def test_pii_never_reaches_the_output(tmp_path, tagger):
+    src = tmp_path / "pii.csv"
+    pd.DataFrame({"id": ["1"], "text": ["Звоните +7 912 345-67-89 или пишите ivan@mail.ru"]}).to_csv(
+        src, index=False
+    )
+    out = tmp_path / "pii.csv.out.csv"
+    score_file(src, tmp_path / "pii.out.csv", tagger, "tiny/0", ScoreOptions(), progress=False)
+    text = (tmp_path / "pii.out.csv").read_text(encoding="utf-8")
+    assert "ivan@mail.ru" not in text and "345-67-89" not in text and "<EMAIL>" in text
+    assert not out.exists()
+
+
+def test_wrong_encoding_stops_with_a_fix(tmp_path, tagger):
+    src = tmp_path / "cp1251.csv"
+    src.write_bytes(
+        b"id,text\n" + "".join(f"{i},Доставка опоздала {i}\n" for i in range(20)).encode("cp1251")
+    )
+    with pytest.raises(TableError, match="iconv"):
+        score_file(src, tmp_path / "o.parquet", tagger, "tiny/0", ScoreOptions(), progress=False)
+
+
+def test_incremental_state_scores_only_new_ids(tmp_path, tagger):
+    state = tmp_path / "state.json"
+    first = _comments(10)
+    first.to_csv(tmp_path / "a.csv", index=False)
+    r1 = score_file(
+        tmp_path / "a.csv",
+        tmp_path / "a.out.csv",
+        tagger,
+        "tiny/0",
+        ScoreOptions(state=state),
+        progress=False,
+    )
+    second = pd.concat([first, _comments(14).iloc[10:]])
+    second.to_csv(tmp_path / "b.csv", index=False)
+    r2 = score_file(
+        tmp_path / "b.csv",
+        tmp_path / "b.out.csv",
+        tagger,
+        "tiny/0",
+        ScoreOptions(state=state),
+        progress=False,
+    )
+    assert (r1.scored, r2.scored, r2.skipped_known) == (10, 4, 10)
+    assert read_table(tmp_path / "b.out.csv")["id"].tolist() == ["c0010", "c0011", "c0012", "c0013"]
+    assert len(json.loads(state.read_text())["ids"]) == 14
+
+
+RUNNER = """
+import sys, time
+from pathlib import Path
+from pipeline.batch import ScoreOptions, score_file
+from pipeline.inference import Tagger
+src, out, bundle, delay = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+score_file(Path(src), Path(out), Tagger(bundle), "tiny/0", ScoreOptions(chunk_size=10), progress=False,
+           on_chunk=lambda k: time.sleep(delay))
+"""
+
+
+def _run(args, **kw):
+    return subprocess.Popen([sys.executable, "-c", RUNNER, *map(str, args)], cwd=os.getcwd(), **kw)
+
+
+@pytest.mark.parametrize("ext", ["parquet", "csv"])
+def test_killed_run_resumes_to_identical_bytes(tmp_path, bundle, ext):
+    src = tmp_path / "in.csv"
+    _comments(120).to_csv(src, index=False)
+    reference = tmp_path / f"reference.{ext}"
+    assert _run([src, reference, bundle, 0]).wait(timeout=300) == 0
+
+    resumed = tmp_path / f"resumed.{ext}"
+    parts = tmp_path / f"resumed.{ext}.parts"
+    proc = _run([src, resumed, bundle, 0.4])
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(parts.glob("*.done"))) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    done_before = len(list(parts.glob("*.done")))
+    assert 3 <= done_before < 12 and not resumed.exists()  # really killed mid-run
+    assert _run([src, resumed, bundle, 0]).wait(timeout=300) == 0
+    assert resumed.read_bytes() == reference.read_bytes()
+    assert quarantine_path(resumed).read_bytes() == quarantine_path(reference).read_bytes()

@@ -1,0 +1,372 @@
+"""HTML journey report: self-contained (offline, plotly.js inlined once), escaped, and it renders in Chromium.
+
+The rollup folder is written by hand here so these tests do not depend on `cx rollup` or on a model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from plotly.offline import get_plotlyjs
+
+from pipeline.report import JOURNEY_ORDER, ReportError, build_report, journey_order
+
+MODEL_VERSION = "cx-terms-v3-test"
+RUN_ID = "9f1c0ffee5a7d3b2c4e6a8b0d2f4e6a8"
+HOSTILE_QUOTE = 'Mail me at <EMAIL> <script>alert(1)</script> & I\'ll "talk"'
+TOUCHPOINTS = ("call_center", "delivery", "kiosk")  # kiosk: not a known touchpoint, must still show
+MONTHS = ("2026-01", "2026-02", "2026-03")
+LABELS = {"terms": ("time", "money", "risk"), "forces": ("fairness", "control")}
+
+
+# ---------------------------------------------------------------- a small rollup folder
+
+
+def ci(p: float, width: float) -> tuple[float, float]:
+    """A plausible interval around p (the report only displays it)."""
+    return max(0.0, p - width), min(1.0, p + width)
+
+
+def cell_rows(touchpoint: str, month: str, n: int, seed: int) -> list[dict]:
+    """cells.csv rows for one touchpoint/month, values varied by `seed` so the heat map has contrast."""
+    rows = []
+    for dimension, labels in LABELS.items():
+        for k, label in enumerate(labels):
+            volume = max(1, (n * (2 + (seed + k) % 5)) // 10)
+            negative = (volume * (1 + (seed * 3 + k) % 8)) // 10
+            share, neg_share, pain = volume / n, negative / volume, 100 * negative / n
+            rows.append(
+                {
+                    "dimension": dimension,
+                    "touchpoint": touchpoint,
+                    "month": month,
+                    "label": label,
+                    "volume": volume,
+                    "touchpoint_comments": n,
+                    "share": share,
+                    "share_lo": ci(share, 0.05)[0],
+                    "share_hi": ci(share, 0.05)[1],
+                    "negative": negative,
+                    "negative_share": neg_share,
+                    "negative_share_lo": ci(neg_share, 0.1)[0],
+                    "negative_share_hi": ci(neg_share, 0.1)[1],
+                    "net_sentiment": 0.2 - neg_share,
+                    "pain_index": pain,
+                    "pain_index_lo": pain * 0.8,
+                    "pain_index_hi": pain * 1.2,
+                }
+            )
+    return rows
+
+
+def touchpoint_row(touchpoint: str, month: str, n: int, seed: int) -> dict:
+    """touchpoints.csv row; NPS from promoter/detractor counts as the rollup computes it."""
+    scored = n - 2
+    promoters, detractors = scored * (2 + seed % 3) // 10, scored * (3 + seed % 4) // 10
+    nps = 100 * (promoters - detractors) / scored
+    neg = 0.2 + 0.1 * (seed % 4)
+    return {
+        "touchpoint": touchpoint,
+        "month": month,
+        "comments": n,
+        "negative_share": neg,
+        "negative_share_lo": neg - 0.05,
+        "negative_share_hi": neg + 0.05,
+        "positive_share": 0.4,
+        "net_sentiment": 0.4 - neg,
+        "n_scored": scored,
+        "promoters": promoters,
+        "passives": scored - promoters - detractors,
+        "detractors": detractors,
+        "nps": nps,
+        "nps_lo": nps - 12,
+        "nps_hi": nps + 12,
+        "csat": float("nan"),
+    }
+
+
+def write_rollup(folder: Path, *, months: bool = True, optional_files: bool = True) -> Path:
+    """A rollup folder shaped like `cx rollup`'s output: cells, touchpoints, drivers, quotes, summary."""
+    folder.mkdir(parents=True, exist_ok=True)
+    periods = ["all", *MONTHS] if months else ["all"]
+    cells, tps = [], []
+    for p, month in enumerate(periods):
+        for t, touchpoint in enumerate((*TOUCHPOINTS, "all")):
+            n = 40 + 13 * t + 7 * p if month != "all" else 300 + 50 * t
+            cells += cell_rows(touchpoint, month, n, seed=3 * t + p)
+            tps.append(touchpoint_row(touchpoint, month, n, seed=t + p))
+    pd.DataFrame(cells).to_csv(folder / "cells.csv", index=False)
+    pd.DataFrame(tps).to_csv(folder / "touchpoints.csv", index=False)
+    if optional_files:
+        drivers = [
+            {
+                "dimension": dimension,
+                "label": label,
+                "n_with": 80 + 10 * k,
+                "n_without": 400,
+                "nps_with": -20.0 + 9 * k,
+                "nps_without": 5.0,
+                "impact": -25.0 + 9 * k,
+                "impact_lo": -33.0 + 9 * k,
+                "impact_hi": -17.0 + 9 * k,
+            }
+            for dimension, labels in LABELS.items()
+            for k, label in enumerate(labels)
+        ]
+        pd.DataFrame(drivers).to_csv(folder / "drivers.csv", index=False)
+        quotes = [
+            ("terms", "call_center", "time", 1, "q1", "45 minutes on hold, then cut off.", "negative", 0.97),
+            ("terms", "call_center", "time", 2, "q2", HOSTILE_QUOTE, "negative", 0.91),
+            ("terms", "delivery", "money", 1, "q3", "NA", "negative", 0.88),
+        ]
+        columns = ["dimension", "touchpoint", "label", "rank", "id", "text", "sentiment", "probability"]
+        pd.DataFrame(quotes, columns=columns).to_csv(folder / "quotes.csv", index=False)
+    summary = {
+        "input": "outputs/score/verbatims.scored.parquet",
+        "rows": 1210,
+        "scored_rows": 1200,
+        "quarantined": 10,
+        "model_version": MODEL_VERSION,
+        "run_id": RUN_ID,
+        "generated_at": "2026-03-31T09:00:00+00:00",
+        "by": ["touchpoint", "month"] if months else ["touchpoint"],
+        "overall": {"comments": 1200, "negative_share": 0.31, "nps": -4.5, "n_scored": 1150},
+        "top_pain": [
+            {
+                "touchpoint": "call_center",
+                "dimension": "terms",
+                "label": "time",
+                "pain_index": 21.3,
+                "volume": 120,
+            },
+            {
+                "touchpoint": "delivery",
+                "dimension": "terms",
+                "label": "money",
+                "pain_index": 14.0,
+                "volume": 90,
+            },
+            {
+                "touchpoint": "kiosk",
+                "dimension": "forces",
+                "label": "control",
+                "pain_index": 9.5,
+                "volume": 40,
+            },
+        ],
+    }
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> str:
+    """The HTML of a report built from the full hand-made rollup."""
+    out = build_report(write_rollup(tmp_path / "rollup"), tmp_path / "out" / "report.html")
+    assert out == tmp_path / "out" / "report.html"
+    assert out.is_file()
+    return out.read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- static checks
+
+
+def test_header_names_model_version_and_run_id(report: str) -> None:
+    assert MODEL_VERSION in report
+    assert RUN_ID in report
+    assert "outputs/score/verbatims.scored.parquet" in report
+    assert "-4.5" in report  # overall NPS
+
+
+def test_report_is_self_contained(report: str) -> None:
+    assert "<script src=" not in report.lower()
+    for tag in re.findall(r"<script\b[^>]*>", report, flags=re.IGNORECASE):
+        assert "src" not in tag.lower() and "cdn." not in tag and "https://" not in tag, tag
+    assert "<link" not in report.lower() and "@import" not in report and "@font-face" not in report
+    # plotly.js carries URLs in its own code (never fetched here); outside it, the page names no web address.
+    plotly_js = get_plotlyjs()
+    assert report.count(plotly_js) == 1, "plotly.js must be inlined exactly once"
+    rest = report.replace(plotly_js, "")
+    assert "https://" not in rest and "http://" not in rest and "cdn." not in rest
+    assert 'http-equiv="Content-Security-Policy"' in report
+    assert rest.count("Plotly.newPlot(") == 4  # heat map, forces, trend, drivers
+
+
+def test_quotes_are_html_escaped(report: str) -> None:
+    assert "&lt;EMAIL&gt;" in report
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
+    assert "<script>alert(1)" not in report
+    assert "<EMAIL>" not in report
+    assert "&amp; I&#x27;ll &quot;talk&quot;" in report
+    assert "<blockquote>NA</blockquote>" in report  # a comment reading "NA" is text, not a missing value
+
+
+def test_touchpoints_follow_the_journey_with_unknown_ones_after() -> None:
+    order = journey_order(["kiosk", "call_center", "all", "delivery", "advertising", "atm"])
+    assert order == ["advertising", "delivery", "call_center", "atm", "kiosk", "all"]
+    assert journey_order(reversed(JOURNEY_ORDER)) == list(JOURNEY_ORDER)
+
+
+def test_sections_and_trend_present_with_months(report: str) -> None:
+    for heading in (
+        "Journey heat map",
+        "Forces profile",
+        "Trend by month",
+        "NPS drivers",
+        "How to read this",
+    ):
+        assert heading in report
+    assert 'id="fig-trend"' in report
+    assert "2026-02" in report
+    assert "Wilson" in report and "Pain index" in report and "Net sentiment" in report
+
+
+def test_without_months_or_optional_files_the_report_says_so(tmp_path: Path) -> None:
+    rollup = write_rollup(tmp_path / "rollup", months=False, optional_files=False)
+    html = build_report(rollup, tmp_path / "report.html", title="Q1 <draft>").read_text(encoding="utf-8")
+    assert 'id="fig-trend"' not in html
+    assert "--by month" in html
+    assert 'id="fig-terms"' in html and 'id="fig-forces"' in html
+    assert "No driver estimates" in html and "No example quotes stored" in html
+    assert "<title>Q1 &lt;draft&gt;</title>" in html
+
+
+def test_missing_required_file_is_a_clear_error(tmp_path: Path) -> None:
+    rollup = write_rollup(tmp_path / "rollup")
+    (rollup / "cells.csv").unlink()
+    with pytest.raises(ReportError, match=r"cells\.csv"):
+        build_report(rollup, tmp_path / "report.html")
+
+
+# ---------------------------------------------------------------- headless Chromium
+
+# Chromium writes every console message (log, warning, error alike) to stderr as `INFO:CONSOLE(...)`, so
+# errors are told apart by their text: uncaught exceptions, console.error("...Error..."), CSP violations.
+CONSOLE_ERROR = re.compile(r"Uncaught|Error|error|Content Security Policy")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What one headless Chromium run of a page left behind."""
+
+    stderr: str
+    screenshot: Path
+    netlog: Path
+
+
+def render(chromium: str, page: Path, workdir: Path) -> Rendered:
+    """Load PAGE from disk in headless Chromium with name resolution disabled; screenshot and net log."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    shot, netlog = workdir / "shot.png", workdir / "netlog.json"
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={workdir / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # a request the page makes fails fast, never leaves the box
+        f"--log-net-log={netlog}",
+        "--window-size=1400,2400",
+        "--virtual-time-budget=5000",
+        f"--screenshot={shot}",
+        page.resolve().as_uri(),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert shot.is_file(), proc.stderr[-3000:]
+    return Rendered(proc.stderr, shot, netlog)
+
+
+def console_errors(stderr: str) -> list[str]:
+    """Console lines that report a JavaScript error or a blocked load."""
+    return [line for line in stderr.splitlines() if "CONSOLE" in line and CONSOLE_ERROR.search(line)]
+
+
+def page_requests(netlog: Path) -> list[str]:
+    """Network URLs requested by the page itself (the browser's own update/time checks are left out).
+
+    Requests a file:// page makes carry a `file://` network isolation key in the net log.
+    """
+    events = json.loads(netlog.read_text(encoding="utf-8"))["events"]
+    urls = set()
+    for event in events:
+        params = event.get("params") or {}
+        url = params.get("url", "")
+        if str(params.get("network_isolation_key", "")).startswith("file://") and not url.startswith("file:"):
+            urls.add(url)
+    return sorted(urls)
+
+
+def screenshot_stats(path: Path) -> tuple[float, int, float]:
+    """(share of non-white pixels, distinct colours, share of saturated pixels) of a screenshot."""
+    image_mod = pytest.importorskip("PIL.Image")
+    with image_mod.open(path) as im:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.int16).reshape(-1, 3)
+    non_white = float((rgb.min(axis=1) < 235).mean())
+    saturated = float((np.ptp(rgb, axis=1) > 60).mean())  # chart colour, not grey text or borders
+    colours = len(np.unique(rgb, axis=0))
+    return non_white, colours, saturated
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("chromium not installed (Debian package chromium)")
+    return path
+
+
+def test_report_renders_in_chromium_without_errors_or_requests(chromium: str, tmp_path: Path) -> None:
+    # First prove the detectors work on a page with a deliberate error and a remote image.
+    broken = tmp_path / "broken.html"
+    broken.write_text(
+        '<html><body><h1>broken</h1><img src="https://example.invalid/pixel.png">'
+        '<script>console.log("fine"); undefinedFunction();</script></body></html>',
+        encoding="utf-8",
+    )
+    bad = render(chromium, broken, tmp_path / "broken")
+    errors = console_errors(bad.stderr)
+    assert any("Uncaught ReferenceError" in e for e in errors), bad.stderr[-3000:]
+    assert not any('"fine"' in e for e in errors)
+    assert "https://example.invalid/pixel.png" in page_requests(bad.netlog)
+
+    out = build_report(write_rollup(tmp_path / "rollup"), tmp_path / "report.html")
+    good = render(chromium, out, tmp_path / "report")
+    assert console_errors(good.stderr) == [], good.stderr[-3000:]
+    assert page_requests(good.netlog) == []
+    non_white, colours, saturated = screenshot_stats(good.screenshot)
+    assert non_white > 0.05, f"screenshot nearly blank ({non_white:.1%} non-white)"
+    assert colours > 200, f"only {colours} colours: charts did not draw"
+    assert saturated > 0.02, f"only {saturated:.1%} coloured pixels: charts did not draw"
+
+
+def test_no_scores_and_no_run_id_still_render(tmp_path: Path) -> None:
+    rollup = write_rollup(tmp_path / "rollup")
+    summary = json.loads((rollup / "summary.json").read_text(encoding="utf-8"))
+    summary.update(run_id=None, overall={**summary["overall"], "nps": None, "n_scored": 0})
+    (rollup / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    tps = pd.read_csv(rollup / "touchpoints.csv")
+    tps[["nps", "nps_lo", "nps_hi"]] = float("nan")
+    tps["n_scored"] = 0
+    tps.to_csv(rollup / "touchpoints.csv", index=False)
+    drivers = pd.read_csv(rollup / "drivers.csv")
+    drivers[["nps_with", "impact", "impact_lo", "impact_hi"]] = float("nan")
+    drivers.to_csv(rollup / "drivers.csv", index=False)
+    html = build_report(rollup, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "none recorded" in html
+    assert "No driver estimates" in html
+    assert 'id="fig-trend"' in html

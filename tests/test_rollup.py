@@ -1,0 +1,118 @@
+"""Rollup numbers checked by hand on a fixture small enough to count on fingers."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from pipeline.rollup import RollupOptions, nps, rollup, wilson, write_rollup
+
+# 6 comments at delivery, 4 at call_center; scores chosen so every NPS can be counted by hand
+ROWS = [
+    # id, touchpoint, date, nps, sentiment, terms, forces
+    ("d1", "delivery", "2026-07-03", 2, "negative", "time", "certainty"),
+    ("d2", "delivery", "2026-07-09", 3, "negative", "time;risk", "certainty;control"),
+    ("d3", "delivery", "2026-08-01", 10, "positive", "emotion", "status"),
+    ("d4", "delivery", "2026-08-15", 9, "positive", "time", ""),
+    ("d5", "delivery", "2026-08-20", 7, "neutral", "", ""),
+    ("d6", "delivery", "2026-08-30", None, "negative", "risk", "certainty"),
+    ("c1", "call_center", "2026-07-01", 0, "negative", "time;emotion", "control"),
+    ("c2", "call_center", "2026-07-02", 6, "negative", "emotion", "status"),
+    ("c3", "call_center", "2026-08-05", 9, "positive", "emotion", "status"),
+    ("c4", "call_center", "not a date", 8, "neutral", "money", "fairness"),
+]
+
+
+@pytest.fixture
+def scored() -> pd.DataFrame:
+    frame = pd.DataFrame(ROWS, columns=["id", "touchpoint", "date", "nps", "sentiment", "terms", "forces"])
+    frame["text"] = [f"comment {i}" for i in frame["id"]]
+    for label in ("time", "emotion", "risk", "money", "situation"):
+        frame[f"p_terms_{label}"] = frame["terms"].str.contains(label).astype(float) * 0.9
+    for label in ("fairness", "control", "certainty", "status", "belonging", "enjoyment"):
+        frame[f"p_force_{label}"] = frame["forces"].str.contains(label).astype(float) * 0.8
+    frame["model_version"] = "cx-terms/7"
+    return frame
+
+
+def test_nps_formula():
+    value, lo, hi, pro, pas, det = nps(pd.Series([10, 9, 9, 8, 7, 6, 0, 3, 10, 9]).to_numpy())
+    assert (pro, pas, det) == (5, 2, 3)
+    assert value == pytest.approx(20.0)  # 50% promoters - 30% detractors
+    assert lo < 20 < hi and lo >= -100 and hi <= 100
+    assert nps(pd.Series([10, 10]).to_numpy())[0] == 100
+
+
+def test_touchpoint_numbers_by_hand(scored):
+    result = rollup(scored, RollupOptions(by_month=True, bootstrap=200))
+    tp = result["tables"]["touchpoints"].set_index(["touchpoint", "month"])
+    delivery = tp.loc[("delivery", "all")]
+    assert delivery["comments"] == 6
+    assert delivery["negative_share"] == pytest.approx(3 / 6)
+    assert delivery["net_sentiment"] == pytest.approx((2 - 3) / 6)
+    # scored: 2,3,10,9,7 -> 2 promoters, 1 passive, 2 detractors of 5
+    assert (delivery["promoters"], delivery["passives"], delivery["detractors"]) == (2, 1, 2)
+    assert delivery["nps"] == pytest.approx(0.0)
+    assert tp.loc[("call_center", "all"), "nps"] == pytest.approx(100 * (1 - 2) / 4)
+    assert tp.loc[("all", "all"), "comments"] == 10
+    assert tp.loc[("delivery", "2026-08"), "comments"] == 4
+    assert tp.loc[("call_center", "unknown"), "comments"] == 1  # an unparseable date is not dropped
+    lo, hi = wilson(3, 6)
+    assert (delivery["negative_share_lo"], delivery["negative_share_hi"]) == pytest.approx((lo, hi))
+    assert 0.18 < lo < 0.19 and 0.81 < hi < 0.82  # Wilson 95% for 3/6
+
+
+def test_cells_and_pain_index_by_hand(scored):
+    cells = rollup(scored, RollupOptions(bootstrap=200))["tables"]["cells"]
+    row = cells.query("dimension == 'terms' and touchpoint == 'delivery' and label == 'time'").iloc[0]
+    # time at delivery: d1, d2, d4 -> volume 3 of 6; negative d1, d2; positive d4
+    assert (row["volume"], row["negative"]) == (3, 2)
+    assert row["share"] == pytest.approx(0.5)
+    assert row["negative_share"] == pytest.approx(2 / 3)
+    assert row["net_sentiment"] == pytest.approx((1 - 2) / 3)
+    assert row["pain_index"] == pytest.approx(100 * 2 / 6)
+    force = cells.query("dimension == 'forces' and touchpoint == 'call_center' and label == 'status'").iloc[0]
+    assert (force["volume"], force["negative"], force["pain_index"]) == (2, 1, pytest.approx(25.0))
+    empty = cells.query("dimension == 'terms' and touchpoint == 'call_center' and label == 'situation'").iloc[
+        0
+    ]
+    assert empty["volume"] == 0 and pd.isna(empty["negative_share"]) and empty["pain_index"] == 0
+
+
+def test_drivers_by_hand(scored):
+    drivers = rollup(scored, RollupOptions(bootstrap=500))["tables"]["drivers"].set_index(
+        ["dimension", "label"]
+    )
+    # scored comments with `emotion`: d3 (10), c1 (0), c2 (6), c3 (9) -> +100, -100, -100, +100 -> NPS 0
+    # without: d1 (2), d2 (3), d4 (9), d5 (7), c4 (8) -> -100, -100, +100, 0, 0 -> NPS -20
+    emotion = drivers.loc[("terms", "emotion")]
+    assert (emotion["n_with"], emotion["n_without"]) == (4, 5)
+    assert emotion["nps_with"] == pytest.approx(0.0) and emotion["nps_without"] == pytest.approx(-20.0)
+    assert emotion["impact"] == pytest.approx(20.0)
+    assert emotion["impact_lo"] < 20 < emotion["impact_hi"]
+
+
+def test_csat_scale_is_detected(scored):
+    scored["nps"] = [1, 2, 5, 4, 3, None, 1, 2, 5, 4]
+    tp = rollup(scored, RollupOptions(bootstrap=50))["tables"]["touchpoints"].set_index(
+        ["touchpoint", "month"]
+    )
+    assert tp.loc[("delivery", "all"), "csat"] == pytest.approx(2 / 5)
+    assert pd.isna(tp.loc[("delivery", "all"), "nps"])
+
+
+def test_quotes_and_written_files(scored, tmp_path):
+    result = rollup(scored, RollupOptions(quotes_per_cell=2, bootstrap=50))
+    quotes = result["tables"]["quotes"]
+    cell = quotes.query("touchpoint == 'delivery' and label == 'time'")
+    assert cell["id"].tolist() == ["d1", "d2"]  # negatives first, then by probability and id
+    write_rollup(
+        result, tmp_path, {"input": "x", "rows": 10, "scored_rows": 10, "quarantined": 0, "run_id": None}
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["model_version"] == "cx-terms/7" and summary["overall"]["comments"] == 10
+    assert summary["top_pain"][0]["pain_index"] >= summary["top_pain"][-1]["pain_index"]
+    for name in ("cells", "touchpoints", "drivers", "quotes"):
+        assert (tmp_path / f"{name}.csv").is_file() and (tmp_path / f"{name}.parquet").is_file()
