@@ -361,10 +361,14 @@ def report_cmd(
 ) -> None:
     """The journey report: heat map, Forces profile, monthly trend, NPS drivers, quotes - one HTML file."""
     from pipeline.jobs import run_report
+    from pipeline.report import ReportError
 
     if not (rollup_dir / "summary.json").is_file():
         _fail(f"{rollup_dir}: no summary.json - run `cx rollup` first")
-    path = run_report(load_params(), rollup_dir, out)
+    try:
+        path = run_report(load_params(), rollup_dir, out)
+    except ReportError as exc:
+        _fail(str(exc))
     typer.echo(f"report: {path.resolve()}")
 
 

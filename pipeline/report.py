@@ -14,7 +14,7 @@ import html
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -187,7 +187,7 @@ def read_table(path: Path, columns: dict[str, list[str]], required: bool) -> pd.
     if missing:
         raise ReportError(f"{path}: missing columns {missing}")
     for col in columns["numeric"]:
-        frame[col] = pd.to_numeric(frame[col].replace("", None), errors="coerce")
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")  # "" and "NaN" -> NaN
     return frame
 
 
@@ -425,8 +425,20 @@ def forces_heatmap(cells: pd.DataFrame) -> go.Figure | None:
 
 
 def monthly_rows(touchpoints: pd.DataFrame) -> pd.DataFrame:
-    """Per-month touchpoint rows; empty when the rollup was not run with --by month."""
-    return touchpoints[touchpoints["month"] != ALL].sort_values("month")
+    """Per-month touchpoint rows; empty when the rollup was not run with --by month.
+
+    Comments whose date could not be read land in a month like "unknown": a trend point for them would sit
+    at the end of the time axis and read as the latest month, so only YYYY-MM months are kept.
+    """
+    is_month = touchpoints["month"].str.fullmatch(r"\d{4}-\d{2}", na=False)
+    return touchpoints[is_month].sort_values("month", kind="stable")
+
+
+def undated_comments(touchpoints: pd.DataFrame) -> int:
+    """Comments (all touchpoints) in a month that is neither "all" nor YYYY-MM, i.e. without a usable date."""
+    rows = touchpoints[(touchpoints["touchpoint"] == ALL) & (touchpoints["month"] != ALL)]
+    undated = rows[~rows["month"].str.fullmatch(r"\d{4}-\d{2}", na=False)]
+    return int(undated["comments"].sum())
 
 
 def overall_by_month(monthly: pd.DataFrame) -> pd.DataFrame:
@@ -502,31 +514,51 @@ def trend_figure(touchpoints: pd.DataFrame) -> go.Figure | None:
             row=2,
             col=1,
         )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=total["nps"],
-            name="NPS",
-            mode="lines+markers",
-            line={"color": NEUTRAL_BLUE, "width": 2},
-            error_y={
-                "type": "data",
-                "array": total["nps_hi"] - total["nps"],
-                "arrayminus": total["nps"] - total["nps_lo"],
-                "thickness": 1,
-            },
-            showlegend=False,
-            hovertemplate="%{x}: NPS %{y:+.1f}<extra></extra>",
-        ),
-        row=3,
-        col=1,
-    )
+    fig.add_trace(score_trace(total, months), row=3, col=1)
     fig.update_xaxes(type="category")
     fig.update_yaxes(tickformat=".0%", rangemode="tozero", row=2, col=1)
-    fig.update_yaxes(zeroline=True, zerolinecolor="#9aa5b1", row=3, col=1)
+    if uses_csat(total):
+        fig.update_yaxes(tickformat=".0%", row=3, col=1)
+        fig.layout.annotations[2].text = "CSAT (% scoring 4–5)"
+    else:
+        fig.update_yaxes(zeroline=True, zerolinecolor="#9aa5b1", row=3, col=1)
     base_layout(fig, 720)
     fig.update_layout(legend={"orientation": "h", "y": -0.06, "x": 0}, margin={"t": 40, "b": 40})
     return fig
+
+
+def uses_csat(total: pd.DataFrame) -> bool:
+    """The rollup fills either NPS (0-10 scores) or CSAT (1-5 scores); plot whichever it has."""
+    return bool(total["nps"].isna().all() and "csat" in total and total["csat"].notna().any())
+
+
+def score_trace(total: pd.DataFrame, months: list[str]) -> go.Scatter:
+    """Monthly NPS with its 95% interval as error bars, or CSAT share when the scores were 1-5."""
+    if uses_csat(total):
+        return go.Scatter(
+            x=months,
+            y=total["csat"],
+            name="CSAT",
+            mode="lines+markers",
+            line={"color": NEUTRAL_BLUE, "width": 2},
+            showlegend=False,
+            hovertemplate="%{x}: CSAT %{y:.1%}<extra></extra>",
+        )
+    return go.Scatter(
+        x=months,
+        y=total["nps"],
+        name="NPS",
+        mode="lines+markers",
+        line={"color": NEUTRAL_BLUE, "width": 2},
+        error_y={
+            "type": "data",
+            "array": total["nps_hi"] - total["nps"],
+            "arrayminus": total["nps"] - total["nps_lo"],
+            "thickness": 1,
+        },
+        showlegend=False,
+        hovertemplate="%{x}: NPS %{y:+.1f}<extra></extra>",
+    )
 
 
 def add_share_band(fig: go.Figure, total: pd.DataFrame, months: list[str]) -> None:
@@ -617,23 +649,27 @@ def total_row(touchpoints: pd.DataFrame) -> dict[str, Any]:
     return rows.iloc[0].to_dict() if not rows.empty else {}
 
 
+def score_card(overall: dict[str, Any], total: dict[str, Any]) -> str:
+    """Overall NPS with its interval; CSAT instead when the scores were on a 1-5 scale (NPS then empty)."""
+    n = f"n={fmt_int(overall.get('n_scored'))}"
+    if is_missing(overall.get("nps")) and not is_missing(total.get("csat")):
+        return card("Overall CSAT", esc(fmt_pct(total.get("csat"), 1)), esc(f"{n} · share scoring 4–5"))
+    nps_ci = fmt_ci(total.get("nps_lo"), total.get("nps_hi"), fmt_signed)
+    return card("Overall NPS", esc(fmt_signed(overall.get("nps"))), esc(n + nps_ci))
+
+
 def header_html(title: str, summary: dict[str, Any], touchpoints: pd.DataFrame) -> str:
     """Title, provenance (input, time, model version, MLflow run) and the headline numbers."""
     overall = summary.get("overall") or {}
     total = total_row(touchpoints)
     by = ", ".join(str(b) for b in summary.get("by") or []) or "touchpoint"
-    nps_ci = fmt_ci(total.get("nps_lo"), total.get("nps_hi"), fmt_signed)
     neg_ci = fmt_ci(total.get("negative_share_lo"), total.get("negative_share_hi"), fmt_pct)
     cards = [
         card("Input rows", esc(fmt_int(summary.get("rows")))),
         card("Scored", esc(fmt_int(summary.get("scored_rows")))),
         card("Quarantined", esc(fmt_int(summary.get("quarantined")))),
         card("Comments in rollup", esc(fmt_int(overall.get("comments")))),
-        card(
-            "Overall NPS",
-            esc(fmt_signed(overall.get("nps"))),
-            esc(f"n={fmt_int(overall.get('n_scored'))}{nps_ci}"),
-        ),
+        score_card(overall, total),
         card("Negative share", esc(fmt_pct(overall.get("negative_share"), 1)), esc(neg_ci.strip())),
         card("Model version", esc(summary.get("model_version") or "unknown"), small=True),
         card("MLflow run id", esc(summary.get("run_id") or "none recorded"), small=True, wide=True),
@@ -651,27 +687,41 @@ def section(title: str, note: str, body: str, section_id: str) -> str:
     return f'<section id="{section_id}"><h2>{title}</h2><p class="note">{note}</p>{body}</section>'
 
 
+def touchpoint_columns(whole: pd.DataFrame) -> list[tuple[str, Callable[[pd.Series], str]]]:
+    """Table columns as (header, cell text); NPS and CSAT only when the rollup has such scores."""
+    columns: list[tuple[str, Callable[[pd.Series], str]]] = [
+        ("comments", lambda r: fmt_int(r["comments"])),
+        (
+            "negative share [95% CI]",
+            lambda r: (
+                fmt_pct(r["negative_share"], 1)
+                + fmt_ci(r["negative_share_lo"], r["negative_share_hi"], fmt_pct)
+            ),
+        ),
+    ]
+    if whole["nps"].notna().any():
+        columns.append(
+            ("NPS [95% CI]", lambda r: fmt_signed(r["nps"]) + fmt_ci(r["nps_lo"], r["nps_hi"], fmt_signed))
+        )
+    columns.append(("scored", lambda r: fmt_int(r["n_scored"])))
+    if whole["csat"].notna().any():
+        columns.append(("CSAT (% 4–5)", lambda r: fmt_pct(r["csat"], 1)))
+    return columns
+
+
 def touchpoint_table_html(touchpoints: pd.DataFrame) -> str:
     """Per-touchpoint totals with intervals: the numbers behind the heat map rows, readable without hover."""
     whole = touchpoints[touchpoints["month"] == ALL].drop_duplicates("touchpoint").set_index("touchpoint")
     if whole.empty:
         return ""
-    show_csat = whole["csat"].notna().any()
-    head = "<tr><th>touchpoint</th><th>comments</th><th>negative share [95% CI]</th><th>NPS [95% CI]</th>"
-    head += "<th>scored</th>" + ("<th>CSAT</th>" if show_csat else "") + "</tr>"
+    columns = touchpoint_columns(whole)
+    head = "<tr><th>touchpoint</th>" + "".join(f"<th>{esc(h)}</th>" for h, _ in columns) + "</tr>"
     body = []
     for tp in journey_order(whole.index):
-        r = whole.loc[tp]
-        neg_ci = fmt_ci(r["negative_share_lo"], r["negative_share_hi"], fmt_pct)
-        neg = fmt_pct(r["negative_share"], 1) + neg_ci
-        nps = fmt_signed(r["nps"]) + fmt_ci(r["nps_lo"], r["nps_hi"], fmt_signed)
-        csat_value = "n/a" if is_missing(r["csat"]) else f"{r['csat']:.2f}"
-        csat = f"<td>{esc(csat_value)}</td>" if show_csat else ""
+        row = whole.loc[tp]
+        cells = "".join(f"<td>{esc(cell(row))}</td>" for _, cell in columns)
         cls = ' class="total"' if tp == ALL else ""
-        body.append(
-            f"<tr{cls}><td>{esc(display_touchpoint(tp))}</td><td>{esc(fmt_int(r['comments']))}</td>"
-            f"<td>{esc(neg)}</td><td>{esc(nps)}</td><td>{esc(fmt_int(r['n_scored']))}</td>{csat}</tr>"
-        )
+        body.append(f"<tr{cls}><td>{esc(display_touchpoint(tp))}</td>{cells}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
 
@@ -734,6 +784,15 @@ findings. Two cells whose intervals overlap heavily are not clearly different.</
 """
 
 
+def trend_note(touchpoints: pd.DataFrame) -> str:
+    """How to read the trend, and how many comments it leaves out for want of a date."""
+    note = "All touchpoints together (solid, shaded 95% CI) and the three busiest touchpoints (dotted)."
+    undated = undated_comments(touchpoints)
+    if undated:
+        note += f" {undated:,} comment{'s' if undated != 1 else ''} without a usable date not shown."
+    return note
+
+
 def figure_or_note(fig: go.Figure | None, div_id: str, missing: str) -> str:
     """The chart, or a one-line reason why there is none (better than a blank box)."""
     return figure_div(fig, div_id) if fig is not None else f'<p class="note"><em>{missing}</em></p>'
@@ -762,9 +821,7 @@ def body_html(rollup: Rollup, title: str) -> str:
             ),
             section(
                 "Trend by month",
-                "All touchpoints together (solid, shaded 95% CI) and the three busiest touchpoints (dotted)."
-                if has_months
-                else "",
+                trend_note(rollup.touchpoints) if has_months else "",
                 figure_or_note(
                     trend_figure(rollup.touchpoints),
                     "fig-trend",

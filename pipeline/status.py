@@ -43,6 +43,10 @@ def main_job_outputs(params: dict[str, Any]) -> list[tuple[str, Path, str]]:
             _bundle_detail(Path(params["train"]["out_dir"])),
         ),
         ("evaluation report", report, ""),
+        ("scored sample", Path(params["score"]["sample_out"]), _size(Path(params["score"]["sample_out"]))),
+        ("scoring quarantine", quarantine_path(Path(params["score"]["sample_out"])), ""),
+        ("touchpoint rollup", Path(params["rollup"]["out_dir"]), ""),
+        ("journey report", Path(params["report"]["out"]), "open in a browser (works offline)"),
         ("MLflow store", Path("mlflow.db"), "mlflow ui --backend-store-uri sqlite:///mlflow.db"),
     ]
 

@@ -370,3 +370,17 @@ def test_no_scores_and_no_run_id_still_render(tmp_path: Path) -> None:
     assert "none recorded" in html
     assert "No driver estimates" in html
     assert 'id="fig-trend"' in html
+
+
+def test_csat_rollup_shows_csat_instead_of_nps(tmp_path: Path) -> None:
+    rollup = write_rollup(tmp_path / "rollup")
+    summary = json.loads((rollup / "summary.json").read_text(encoding="utf-8"))
+    summary["overall"]["nps"] = None
+    (rollup / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    tps = pd.read_csv(rollup / "touchpoints.csv")
+    tps[["nps", "nps_lo", "nps_hi"]] = float("nan")
+    tps["csat"] = 0.625
+    tps.to_csv(rollup / "touchpoints.csv", index=False)
+    html = build_report(rollup, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Overall CSAT" in html and "62.5%" in html
+    assert "NPS [95% CI]" not in html and "CSAT (% 4–5)" in html
