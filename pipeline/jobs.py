@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -12,16 +11,8 @@ from pipeline.batch import ScoreOptions, ScoreReport, score_file
 from pipeline.inference import Tagger
 from pipeline.registry import resolve_model
 from pipeline.rollup import RollupOptions, rollup, write_rollup
-from pipeline.tables import quarantine_path, read_table
+from pipeline.tables import file_sha256, quarantine_path, read_table
 from pipeline.tracking import configure, git_commit
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def run_scoring(
@@ -41,7 +32,7 @@ def run_scoring(
         mlflow.log_params(
             {
                 "input": str(input_path),
-                "input_sha256": file_digest(input_path),
+                "input_sha256": file_sha256(input_path),
                 "output": str(out),
                 "model": model_ref,
                 "model_version": version,
@@ -82,7 +73,7 @@ def run_rollup(
         mlflow.log_params(
             {
                 "input": str(scored_path),
-                "input_sha256": file_digest(scored_path),
+                "input_sha256": file_sha256(scored_path),
                 "by": ",".join(result["summary"]["by"]),
                 "touchpoint_col": opts.touchpoint_col,
                 "date_col": opts.date_col,

@@ -9,6 +9,7 @@ the file, the line where known, and how to fix it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -191,3 +192,12 @@ def quarantine_path(out: str | Path) -> Path:
     """`scored.parquet` -> `scored.quarantine.parquet`: rejected rows live beside the output, same format."""
     out = Path(out)
     return out.with_name(f"{out.stem}.quarantine{out.suffix}")
+
+
+def file_sha256(path: str | Path) -> str:
+    """Content digest of a file, read in 4 MB blocks (model weights, input files of batch runs)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

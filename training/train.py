@@ -198,6 +198,23 @@ def calibrate(
     return temperature, thresholds
 
 
+def calibrated_dev(dev_logits: dict[str, np.ndarray], dev: pd.DataFrame, grid) -> tuple[dict, dict, dict]:
+    """Calibrate on dev, then score dev with the calibrated decisions: (temperature, thresholds, scores)."""
+    targets, masks = encode_targets(dev)
+    temperature, thresholds = calibrate(dev_logits, targets, masks, tuple(grid))
+    scores = score(probabilities(dev_logits, temperature), thresholds, targets, masks, dev["lang"].to_numpy())
+    return temperature, thresholds, scores
+
+
+def fresh_dir(path: str | Path) -> Path:
+    """An empty bundle folder: a retrained model never mixes with files of the previous one."""
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
 def fit_transformer(
     params: dict[str, Any],
     frames: dict[str, pd.DataFrame],
@@ -280,14 +297,7 @@ def fit_transformer(
     bar.close()
     model.load_state_dict(best_state)
     dev_logits = predict_logits(model, dev_ds, tokenizer, cfg["eval_batch_size"])
-    temperature, thresholds = calibrate(dev_logits, dev_targets, dev_masks, tuple(cfg["threshold_grid"]))
-    dev_final = score(
-        probabilities(dev_logits, temperature),
-        thresholds,
-        dev_targets,
-        dev_masks,
-        frames["dev"]["lang"].to_numpy(),
-    )
+    temperature, thresholds, dev_final = calibrated_dev(dev_logits, frames["dev"], cfg["threshold_grid"])
     meta = BundleMeta(
         kind=TRANSFORMER,
         temperature=temperature,
@@ -296,10 +306,7 @@ def fit_transformer(
         max_length=mcfg["max_length"],
         info={"encoder": mcfg["encoder"], "best_epoch": best_epoch, "seed": params["seed"]},
     )
-    out_dir = Path(cfg["out_dir"])
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    out_dir = fresh_dir(cfg["out_dir"])
     model.save(out_dir)
     tokenizer.save_pretrained(out_dir / ENCODER_DIR)
     meta.save(out_dir)
