@@ -39,13 +39,10 @@ def evaluate_and_gate(
     configure(params)
     test = load_splits(params)["test"]
     log(f"test split: {len(test)} comments")
-    results = {name: evaluate_bundle(path, test) for name, path in available.items()}
+    taggers = {name: Tagger(path) for name, path in available.items()}
+    results = {name: evaluate_bundle(tagger, test) for name, tagger in taggers.items()}
     log("sentiment on the public sets in " + params["evaluation"]["external"]["dir"] + " ...")
-    external = external_sentiment(
-        {name: Tagger(path) for name, path in available.items()},
-        params["evaluation"]["external"],
-        params["seed"],
-    )
+    external = external_sentiment(taggers, params["evaluation"]["external"], params["seed"])
     md, js = write_reports(results, out_dir, external)
     tracking = params["tracking"]
     with mlflow.start_run(run_name=f"evaluate-{candidate}"):

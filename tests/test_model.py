@@ -202,3 +202,41 @@ print(json.dumps({{"cols": list(out.columns), "langs": out["lang"].tolist(), "n"
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["n"] == 2 and payload["langs"] == ["bg", "en"]
     assert {"sentiment", "terms", "forces", "p_terms_time", "p_force_enjoyment"} <= set(payload["cols"])
+
+
+def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
+    import evaluation.run as run_module
+
+    p, frames, *_ = trained
+    original = run_module.load_splits
+    run_module.load_splits = lambda _params: frames
+    external = tmp_path / "external"
+    external.mkdir()
+    pd.DataFrame(
+        {
+            "text": ["Worst airline ever, lost my bag", "Thanks, great crew!", "Flight 123 departs at 5"],
+            "sentiment": ["negative", "positive", "neutral"],
+        }
+    ).to_csv(external / "tweets.csv", index=False)
+    params = p | {
+        "evaluation": {
+            "out_dir": str(tmp_path / "eval"),
+            "external": {
+                "dir": str(external),
+                "rows_per_set": 10,
+                "sets": {"tweets": "tweets.csv", "absent": "missing.csv"},
+            },
+        }
+    }
+    try:
+        decision, md = run_module.evaluate_and_gate(
+            params, "transformer", tmp_path / "eval", log=lambda m: None
+        )
+    finally:
+        run_module.load_splits = original
+    report = md.read_text()
+    assert "| terms |" in report and "transformer" in report and "baseline" in report
+    assert "| tweets | 3 |" in report and "absent" not in report
+    payload = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    assert set(payload["test"]) == {"transformer", "baseline"}
+    assert decision.candidate_version == str(trained[4])
