@@ -97,22 +97,24 @@ def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: 
             texts.extend(c.sentences)
     per_sentence = {}
     if texts:
-        fake = [
-            CleanResult(text=t, lang=cleaned[i].lang, lemmas=t.lower().split())
-            for i, a, b in spans
-            for t in texts[a:b]
-        ]
-        tagged = tagger.tag_cleaned(fake)
+        # sentences are already clean; re-running the cleaner adds lemmas where the model needs them
+        parts = tagger.cleaner.batch(texts, lemmas=tagger.meta.needs_lemmas)
         for i, a, b in spans:
-            per_sentence[i] = [
-                {
-                    "text": texts[j],
-                    "sentiment": tagged.at[j, "sentiment"],
-                    "terms": tagged.at[j, "terms"],
-                    "forces": tagged.at[j, "forces"],
-                }
-                for j in range(a, b)
-            ]
+            for part in parts[a:b]:
+                part.lang = cleaned[i].lang  # a short sentence inherits its comment's language
+        ok = [j for j, part in enumerate(parts) if part.ok]
+        tagged = tagger.tag_cleaned([parts[j] for j in ok]).set_index(pd.Index(ok))
+        for i, a, b in spans:
+            if all(j in tagged.index for j in range(a, b)):
+                per_sentence[i] = [
+                    {
+                        "text": texts[j],
+                        "sentiment": tagged.at[j, "sentiment"],
+                        "terms": tagged.at[j, "terms"],
+                        "forces": tagged.at[j, "forces"],
+                    }
+                    for j in range(a, b)
+                ]
     out = []
     for i, c in enumerate(cleaned):
         rows = per_sentence.get(i) or [

@@ -22,12 +22,10 @@ def configure(params: dict[str, Any]) -> str:
     """Point MLflow at the configured store and return the experiment id."""
     cfg = params["tracking"]
     mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or cfg["uri"])
-    experiment = mlflow.get_experiment_by_name(cfg["experiment"])
-    if experiment is None:
+    if mlflow.get_experiment_by_name(cfg["experiment"]) is None:
         location = Path(cfg["artifacts"]).resolve().as_uri()
-        return mlflow.create_experiment(cfg["experiment"], artifact_location=location)
-    mlflow.set_experiment(cfg["experiment"])
-    return experiment.experiment_id
+        mlflow.create_experiment(cfg["experiment"], artifact_location=location)
+    return mlflow.set_experiment(cfg["experiment"]).experiment_id
 
 
 def git_commit() -> str:

@@ -240,3 +240,35 @@ def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
     payload = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert set(payload["test"]) == {"transformer", "baseline"}
     assert decision.candidate_version == str(trained[4])
+
+
+def test_every_run_lands_in_the_configured_experiment(trained):
+    import mlflow
+
+    from pipeline.tracking import configure
+
+    p, *_ = trained
+    experiment_id = configure(p)
+    runs = mlflow.search_runs(experiment_ids=[experiment_id])
+    names = set(runs["tags.mlflow.runName"])
+    assert {"train-transformer", "train-baseline"} <= names  # the very first run of a fresh store too
+    assert mlflow.get_experiment(experiment_id).artifact_location.startswith("file://")
+
+
+def test_baseline_bundle_scores_files_with_sentence_labels(trained, tmp_path):
+    from pipeline.batch import ScoreOptions, score_file
+    from pipeline.inference import Tagger
+    from pipeline.tables import read_table
+
+    _, _, _, baseline, _, _ = trained
+    src = tmp_path / "in.jsonl"
+    pd.DataFrame({"id": ["1", "2"], "text": ["Курьер опоздал. Потом нахамил!", "Great, thanks"]}).to_json(
+        src, orient="records", lines=True, force_ascii=False
+    )
+    score_file(
+        src, tmp_path / "out.jsonl", Tagger(baseline.bundle_dir), "baseline/x", ScoreOptions(), progress=False
+    )
+    out = read_table(tmp_path / "out.jsonl")
+    first = json.loads(out.loc[0, "sentences"])
+    assert [s["text"] for s in first] == ["Курьер опоздал.", "Потом нахамил!"]
+    assert out["model_version"].tolist() == ["baseline/x", "baseline/x"]
