@@ -25,13 +25,8 @@ def tiny_encoder(tmp_path_factory):
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
 
 
-def test_partial_labels_are_masked_not_zeroed():
-    frame = pd.DataFrame(
-        {"sentiment": ["negative", "positive"], "terms": [["time"], None], "forces": [[], None]}
-    )
-    targets, masks = encode_targets(frame)
-    assert masks["terms"].tolist() == [True, False] and masks["forces"].tolist() == [True, False]
-    assert masks["sentiment"].tolist() == [True, True]
+def _unit_loss(targets, masks):
+    """A loss with unit weights and the batch tensors for it."""
     loss_fn = MultiTaskLoss(
         torch.ones(3),
         {"terms": torch.ones(5), "forces": torch.ones(6)},
@@ -40,6 +35,17 @@ def test_partial_labels_are_masked_not_zeroed():
     batch = {k: torch.tensor(v) for k, v in targets.items()} | {
         f"mask_{k}": torch.tensor(v) for k, v in masks.items()
     }
+    return loss_fn, batch
+
+
+def test_partial_labels_are_masked_not_zeroed():
+    frame = pd.DataFrame(
+        {"sentiment": ["negative", "positive"], "terms": [["time"], None], "forces": [[], None]}
+    )
+    targets, masks = encode_targets(frame)
+    assert masks["terms"].tolist() == [True, False] and masks["forces"].tolist() == [True, False]
+    assert masks["sentiment"].tolist() == [True, True]
+    loss_fn, batch = _unit_loss(targets, masks)
     logits = {
         "sentiment": torch.zeros(2, 3),
         "terms": torch.zeros(2, 5, requires_grad=True),
@@ -57,14 +63,7 @@ def test_partial_labels_are_masked_not_zeroed():
 def test_sentiment_only_batch_has_no_terms_loss():
     frame = pd.DataFrame({"sentiment": ["negative"], "terms": [None], "forces": [None]})
     targets, masks = encode_targets(frame)
-    loss_fn = MultiTaskLoss(
-        torch.ones(3),
-        {"terms": torch.ones(5), "forces": torch.ones(6)},
-        {"sentiment": 1.0, "terms": 1.0, "forces": 1.0},
-    )
-    batch = {k: torch.tensor(v) for k, v in targets.items()} | {
-        f"mask_{k}": torch.tensor(v) for k, v in masks.items()
-    }
+    loss_fn, batch = _unit_loss(targets, masks)
     _, parts = loss_fn(
         {"sentiment": torch.zeros(1, 3), "terms": torch.zeros(1, 5), "forces": torch.zeros(1, 6)}, batch
     )
