@@ -130,13 +130,19 @@ def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: 
 
 
 def score_chunk(
-    chunk: pd.DataFrame, tagger: Tagger, opts: ScoreOptions, model_version: str, first_row: int
+    chunk: pd.DataFrame, tagger: Tagger, opts: ScoreOptions, model_version: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(scored rows, quarantined rows) for one chunk; together they hold every row of the chunk."""
+    """(scored rows, quarantined rows) for one chunk; together they hold every row of the chunk.
+
+    The chunk's index holds the 1-based input row numbers (kept through `--state` filtering), so row ids
+    and `source_row` always point at the right line of the input."""
+    rows = chunk.index.tolist()
     chunk = chunk.reset_index(drop=True)
-    ids = chunk[opts.id_col] if opts.id_col in chunk.columns else None
-    if ids is None:
-        chunk.insert(0, "id", [f"row-{first_row + i}" for i in range(len(chunk))])
+    if opts.id_col in chunk.columns:
+        if "id" not in chunk.columns:  # every output has an `id`, whatever the input called it
+            chunk.insert(0, "id", chunk[opts.id_col])
+    else:
+        chunk.insert(0, "id", [f"row-{r}" for r in rows])
     cleaned = tagger.cleaner.batch(chunk[opts.text_col].tolist(), lemmas=tagger.meta.needs_lemmas)
     good = [i for i, c in enumerate(cleaned) if c.ok]
     bad = [i for i, c in enumerate(cleaned) if not c.ok]
@@ -153,7 +159,7 @@ def score_chunk(
     quarantined = pd.DataFrame()
     if bad:
         quarantined = chunk.iloc[bad].reset_index(drop=True).map(printable)
-        quarantined.insert(0, "source_row", [first_row + i for i in bad])
+        quarantined.insert(0, "source_row", [rows[i] for i in bad])
         quarantined["reason"] = [cleaned[i].error for i in bad]
     return scored, quarantined
 
@@ -229,6 +235,7 @@ def score_file(
         for k, chunk in enumerate(iter_table(input_path, chunksize=opts.chunk_size)):
             require_columns(chunk, input_path, [opts.text_col])
             n = len(chunk)
+            chunk.index = range(first_row, first_row + n)
             done = parts / f"{k:06d}.done"
             if done.is_file():
                 report.resumed_chunks += 1
@@ -239,7 +246,7 @@ def score_file(
                     skipped, chunk = int((~fresh).sum()), chunk[fresh]
                 else:
                     skipped = 0
-                scored, quarantined = score_chunk(chunk, tagger, opts, model_version, first_row)
+                scored, quarantined = score_chunk(chunk, tagger, opts, model_version)
                 _check_encoding(input_path, quarantined, len(chunk), first_row)
                 _atomic_parquet(scored, parts / f"{k:06d}.out.parquet")
                 _atomic_parquet(quarantined, parts / f"{k:06d}.q.parquet")

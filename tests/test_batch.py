@@ -66,6 +66,8 @@ def test_every_row_lands_in_exactly_one_file(tmp_path, tagger):
         "c0040": "invalid_utf8",
     }
     assert report.reasons == {"missing": 3, "empty": 1, "invalid_utf8": 1}  # an empty CSV field is missing
+    rows = dict(zip(rejected["id"], rejected["source_row"], strict=True))
+    assert rows["c0022"] == "23"  # the 1-based data row, read back as text
     assert scored.set_index("id").loc["c0030", "touchpoint"] == "deli\\xffvery"  # kept, visibly escaped
     assert {
         "p_terms_time",
@@ -127,6 +129,23 @@ def test_incremental_state_scores_only_new_ids(tmp_path, tagger):
     assert (r1.scored, r2.scored, r2.skipped_known) == (10, 4, 10)
     assert read_table(tmp_path / "b.out.csv")["id"].tolist() == ["c0010", "c0011", "c0012", "c0013"]
     assert len(json.loads(state.read_text())["ids"]) == 14
+
+
+def test_row_numbers_survive_state_filtering_and_custom_id_columns(tmp_path, tagger):
+    state = tmp_path / "state.json"
+    frame = _comments(6).rename(columns={"id": "ticket"})
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    opts = ScoreOptions(id_col="ticket", state=state)
+    score_file(tmp_path / "a.csv", tmp_path / "a.out.csv", tagger, "tiny/0", opts, progress=False)
+    frame.loc[6] = ["c0006", "delivery", "2026-03-01", "5", ""]  # a new, bad row at data row 7
+    frame.to_csv(tmp_path / "b.csv", index=False)
+    report = score_file(tmp_path / "b.csv", tmp_path / "b.out.csv", tagger, "tiny/0", opts, progress=False)
+    rejected = read_table(quarantine_path(tmp_path / "b.out.csv"))
+    assert (report.skipped_known, report.quarantined) == (6, 1)
+    assert rejected["source_row"].tolist() == ["7"] and rejected["id"].tolist() == ["c0006"]
+    scored = read_table(tmp_path / "a.out.csv")
+    assert scored["id"].tolist() == scored["ticket"].tolist()
+    assert len(json.loads(state.read_text())["ids"]) == 7
 
 
 RUNNER = """
