@@ -53,13 +53,13 @@ def evaluate_and_gate(
         )
         for name, result in results.items():
             mlflow.log_metrics(flat_metrics(result, f"test_{name}"))
-        for set_name, per_model in external.items():
-            for name, scores in per_model.items():
-                mlflow.log_metric(f"external_{set_name}_{name}_sentiment_macro_f1", scores["macro_f1"])
             for head in HEADS:
                 fig = confusion_figure(head, result["overall"][head])
                 mlflow.log_figure(fig, f"{name}_test_confusion_{head}.png")
                 plt.close(fig)
+        for set_name, per_model in external.items():
+            for name, scores in per_model.items():
+                mlflow.log_metric(f"external_{set_name}_{name}_sentiment_macro_f1", scores["macro_f1"])
         mlflow.log_artifact(str(md))
         mlflow.log_artifact(str(js))
         version = registered_version(available[candidate])

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from pipeline.cleaning.cleaner import CleanResult
+from pipeline.cleaning.files import keep_apart, partition
 from pipeline.inference import Tagger
 from pipeline.tables import (
     FORMATS,
@@ -34,7 +35,6 @@ from pipeline.tables import (
     TableWriter,
     check_readable,
     iter_table,
-    printable,
     quarantine_path,
     require_columns,
 )
@@ -144,8 +144,7 @@ def score_chunk(
     else:
         chunk.insert(0, "id", [f"row-{r}" for r in rows])
     cleaned = tagger.cleaner.batch(chunk[opts.text_col].tolist(), lemmas=tagger.meta.needs_lemmas)
-    good = [i for i, c in enumerate(cleaned) if c.ok]
-    bad = [i for i, c in enumerate(cleaned) if not c.ok]
+    base, quarantined, good = partition(chunk, opts.text_col, cleaned, rows, tagger.cleaner)
     scored = pd.DataFrame()
     if good:
         kept = [cleaned[i] for i in good]
@@ -153,14 +152,7 @@ def score_chunk(
         if opts.sentences:
             labels["sentences"] = _sentence_labels(tagger, kept, labels)
         labels["model_version"] = model_version
-        base = chunk.iloc[good].reset_index(drop=True).map(printable)  # undecodable bytes in other columns
-        base[opts.text_col] = [c.text for c in kept]  # PII-masked text only, never the raw one
-        scored = pd.concat([base, labels], axis=1)
-    quarantined = pd.DataFrame()
-    if bad:
-        quarantined = chunk.iloc[bad].reset_index(drop=True).map(printable)
-        quarantined.insert(0, "source_row", [rows[i] for i in bad])
-        quarantined["reason"] = [cleaned[i].error for i in bad]
+        scored = pd.concat([keep_apart(base, set(labels.columns), opts.text_col), labels], axis=1)
     return scored, quarantined
 
 
@@ -241,11 +233,16 @@ def score_file(
                 report.resumed_chunks += 1
                 meta = json.loads(done.read_text())
             else:
-                if known and opts.id_col in chunk.columns:
-                    fresh = ~chunk[opts.id_col].astype(str).isin(known)
+                if opts.state is not None and opts.id_col not in chunk.columns:
+                    raise TableError(
+                        f"{input_path}: --state needs an id column, and '{opts.id_col}' is not one "
+                        f"of {list(chunk.columns)}; pass --id-col"
+                    )
+                skipped = 0
+                if known:
+                    ids = chunk[opts.id_col]
+                    fresh = ~(ids.notna() & ids.astype(str).isin(known))  # a row without an id is always new
                     skipped, chunk = int((~fresh).sum()), chunk[fresh]
-                else:
-                    skipped = 0
                 scored, quarantined = score_chunk(chunk, tagger, opts, model_version)
                 _check_encoding(input_path, quarantined, len(chunk), first_row)
                 _atomic_parquet(scored, parts / f"{k:06d}.out.parquet")
@@ -255,15 +252,7 @@ def score_file(
                     "scored": len(scored),
                     "quarantined": len(quarantined),
                     "skipped": skipped,
-                    "ids": [
-                        str(x)
-                        for x in pd.concat(
-                            [
-                                scored.get("id", pd.Series(dtype=str)),
-                                quarantined.get("id", pd.Series(dtype=str)),
-                            ]
-                        )
-                    ],
+                    "ids": _ids(chunk, opts.id_col),
                     "reasons": quarantined["reason"].value_counts().to_dict() if len(quarantined) else {},
                 }
                 tmp = done.with_suffix(".tmp")
@@ -287,6 +276,13 @@ def score_file(
     if opts.state is not None:
         save_state(opts.state, known | new_ids, report)
     return report
+
+
+def _ids(chunk: pd.DataFrame, id_col: str) -> list[str]:
+    """The ids this chunk processed, for `--state` (missing ids are never remembered)."""
+    if id_col not in chunk.columns:
+        return []
+    return [str(v) for v in chunk[id_col] if v is not None and v == v]
 
 
 def _check_encoding(path: Path, quarantined: pd.DataFrame, rows: int, first_row: int) -> None:

@@ -183,3 +183,36 @@ def test_killed_run_resumes_to_identical_bytes(tmp_path, bundle, ext):
     assert _run([src, resumed, bundle, 0]).wait(timeout=300) == 0
     assert resumed.read_bytes() == reference.read_bytes()
     assert quarantine_path(resumed).read_bytes() == quarantine_path(reference).read_bytes()
+
+
+def test_quarantine_and_outputs_never_hold_raw_pii(tmp_path, tagger):
+    src = tmp_path / "bad.csv"
+    src.write_bytes(
+        b"id,lang,sentiment,text\n1,xx,angry,Call +44 7911 123456 or john.smith@example.com caf\xe9\n"
+        b"2,xx,angry,Fine service\n"
+    )
+    out = tmp_path / "out.csv"
+    score_file(src, out, tagger, "tiny/0", ScoreOptions(), progress=False)
+    quarantined = quarantine_path(out).read_text(encoding="utf-8")
+    assert "7911" not in quarantined and "john.smith" not in quarantined and "<EMAIL>" in quarantined
+    scored = read_table(out)  # input columns named like ours are kept apart, not duplicated
+    assert {"input_lang", "input_sentiment", "lang", "sentiment"} <= set(scored.columns)
+
+
+def test_state_needs_an_id_column_and_never_remembers_missing_ids(tmp_path, tagger):
+    state = tmp_path / "state.json"
+    pd.DataFrame({"text": ["Курьер опоздал"]}).to_csv(tmp_path / "noid.csv", index=False)
+    with pytest.raises(TableError, match="--id-col"):
+        score_file(
+            tmp_path / "noid.csv", tmp_path / "o.csv", tagger, "t", ScoreOptions(state=state), progress=False
+        )
+    frame = pd.DataFrame({"id": ["a", None], "text": ["Курьер опоздал", "Доставка вовремя"]})
+    frame.to_csv(tmp_path / "one.csv", index=False)
+    score_file(
+        tmp_path / "one.csv", tmp_path / "one.out.csv", tagger, "t", ScoreOptions(state=state), progress=False
+    )
+    assert json.loads(state.read_text())["ids"] == ["a"]
+    again = score_file(
+        tmp_path / "one.csv", tmp_path / "two.out.csv", tagger, "t", ScoreOptions(state=state), progress=False
+    )
+    assert (again.skipped_known, again.scored) == (1, 1)  # the row without an id is scored again, not lost

@@ -89,3 +89,13 @@ def test_cli_clean_and_help(tmp_path):
     assert "o.parquet" in result.output and "o.quarantine.parquet" in result.output
     bad = runner.invoke(app, ["clean", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "x.csv")])
     assert bad.exit_code == 2 and "no such file" in bad.output
+
+
+def test_clean_output_holds_masked_text_only(tmp_path, cleaner):
+    src = tmp_path / "pii.csv"
+    src.write_bytes(b"id,name,text\n1,Jos\xe9,call me +7 912 345-67-89 or ivan@mail.ru\n")
+    out = tmp_path / "out.csv"
+    clean_file(src, out, cleaner=cleaner, progress=False)
+    written = out.read_text(encoding="utf-8")
+    assert "345-67-89" not in written and "ivan@mail.ru" not in written
+    assert read_table(out).loc[0, "name"] == "Jos\\xe9"

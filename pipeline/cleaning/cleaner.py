@@ -19,6 +19,7 @@ from pipeline.cleaning.nlp import get_nlp
 from pipeline.cleaning.normalize import Normalizer
 from pipeline.cleaning.pii import PiiMasker
 from pipeline.config import load_params
+from pipeline.tables import printable
 
 # Error codes (stable strings: they end up in quarantine files and dashboards).
 MISSING = "missing"
@@ -101,6 +102,12 @@ class Cleaner:
             pii=dict(masked.counts),
             truncated=truncated,
         )
+
+    def mask_raw(self, value: Any) -> Any:
+        """A rejected cell made safe to store: undecodable bytes escaped, PII masked all the same."""
+        if isinstance(value, str | bytes):
+            return self.mask(printable(value)).text
+        return value
 
     def __call__(self, value: Any, lemmas: bool = False) -> CleanResult:
         return self.batch([value], lemmas=lemmas)[0]

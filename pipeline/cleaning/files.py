@@ -45,6 +45,33 @@ def _clean_columns(results: list[CleanResult], lemmas: bool) -> dict[str, list]:
     return cols
 
 
+def keep_apart(frame: pd.DataFrame, reserved: set[str], text_col: str) -> pd.DataFrame:
+    """Rename input columns that would collide with columns we add (`lang` -> `input_lang`, ...):
+    re-scoring a scored file or a labelled export must not produce duplicate column names."""
+    clashes = {c: f"input_{c}" for c in frame.columns if c in reserved and c != text_col}
+    return frame.rename(columns=clashes) if clashes else frame
+
+
+def partition(
+    chunk: pd.DataFrame, text_col: str, results: list[CleanResult], rows: list[int], cleaner: Cleaner
+) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
+    """Split a chunk into (cleaned rows, quarantined rows, indices of the cleaned ones).
+
+    Both sides are safe to store: the text column holds the PII-masked text (cleaned rows) or the raw
+    text with PII masked and bad bytes escaped (quarantine); undecodable bytes in any other column are
+    kept as visible escapes. Quarantined rows carry their 1-based `source_row` and the `reason`."""
+    good = [i for i, r in enumerate(results) if r.ok]
+    bad = [i for i, r in enumerate(results) if not r.ok]
+    chunk = keep_apart(chunk, {"source_row", "reason"}, text_col)
+    kept = chunk.iloc[good].reset_index(drop=True).map(printable)
+    kept[text_col] = [results[i].text for i in good]
+    rejected = chunk.iloc[bad].reset_index(drop=True).map(printable)
+    rejected[text_col] = [cleaner.mask_raw(v) for v in chunk[text_col].iloc[bad]]
+    rejected.insert(0, "source_row", [rows[i] for i in bad])
+    rejected["reason"] = [results[i].error for i in bad]
+    return kept, rejected, good
+
+
 def clean_file(
     input_path: str | Path,
     output_path: str | Path,
@@ -68,24 +95,18 @@ def clean_file(
         for chunk in iter_table(input_path, chunksize=chunksize):
             require_columns(chunk, input_path, [text_col])
             chunk = chunk.reset_index(drop=True)
-            chunk.insert(0, "source_row", range(rows + 1, rows + 1 + len(chunk)))  # 1-based data row
             results = cleaner.batch(chunk[text_col].tolist(), lemmas=lemmas)
-            good = [i for i, r in enumerate(results) if r.ok]
-            bad = [i for i, r in enumerate(results) if not r.ok]
+            kept, rejected, good = partition(
+                chunk, text_col, results, list(range(rows + 1, rows + 1 + len(chunk))), cleaner
+            )
             if good:
                 cleaned = pd.concat(
-                    [
-                        chunk.iloc[good].reset_index(drop=True),
-                        pd.DataFrame(_clean_columns([results[i] for i in good], lemmas)),
-                    ],
-                    axis=1,
+                    [kept, pd.DataFrame(_clean_columns([results[i] for i in good], lemmas))], axis=1
                 )
                 out.write(cleaned)
                 for lang in cleaned["lang"]:
                     languages[lang] = languages.get(lang, 0) + 1
-            if bad:
-                rejected = chunk.iloc[bad].reset_index(drop=True).map(printable)
-                rejected["reason"] = [results[i].error for i in bad]
+            if len(rejected):
                 quarantine.write(rejected)
             rows += len(chunk)
             bar.update(len(chunk))
