@@ -21,6 +21,9 @@ MASKED = [
     ("en", "Call me back on 07911 123456 today", "<PHONE>", "07911"),
     ("en", "My number is +44 20 7946 0958", "<PHONE>", "7946"),
     ("en", "reach me at +1 (415) 555-0132", "<PHONE>", "555-0132"),
+    ("ru", "тел. № +7 912 345-67-89, звоните", "<PHONE>", "345-67-89"),
+    ("en", "Phone #: +1 212 555 0199 anytime", "<PHONE>", "555 0199"),
+    ("en", "phone # (212) 555-0199 after 5", "<PHONE>", "555-0199"),
     # payment cards (Luhn-valid)
     ("ru", "С карты 4111 1111 1111 1111 списали дважды", "<CARD>", "4111"),
     ("bg", "Картата ми 5500-0000-0000-0004 беше таксувана", "<CARD>", "5500"),
@@ -29,6 +32,10 @@ MASKED = [
     ("bg", "Върнете парите по IBAN BG80 BNBG 9661 1020 3456 78", "<IBAN>", "BNBG"),
     ("en", "refund to GB82 WEST 1234 5698 7654 32 please", "<IBAN>", "WEST"),
     ("ru", "реквизиты DE89370400440532013000 для возврата", "<IBAN>", "DE89"),
+    ("en", "refund to GB82 WEST 1234 5698 7654 32 ASAP", "<IBAN>", "WEST"),
+    ("en", "GB82WEST12345698765432 ASAP!", "<IBAN>", "GB82WEST"),
+    ("bg", "IBAN BG80 BNBG 9661 1020 3456 78 2 пъти ви писах", "<IBAN>", "BNBG"),
+    ("bg", "сметка bg80bnbg96611020345678 моля", "<IBAN>", "bnbg"),
     # URLs
     ("ru", "смотрите тут https://volta.ru/orders/123?x=1 ничего нет", "<URL>", "volta.ru"),
     ("bg", "на www.example.bg/help няма информация", "<URL>", "example.bg"),

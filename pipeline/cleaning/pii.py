@@ -33,7 +33,8 @@ _URL = re.compile(
 )
 _MENTION = re.compile(r"(?<![\w@])@[A-Za-z0-9_][A-Za-z0-9_.]{0,30}[A-Za-z0-9_]|(?<![\w@])@[A-Za-z0-9_]")
 _CARD_CANDIDATE = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
-_IBAN_CANDIDATE = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b")
+_IBAN_CANDIDATE = re.compile(r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}\b")
+IBAN_MIN = 15
 _DIGITS = re.compile(r"\d")
 
 
@@ -48,7 +49,7 @@ def luhn_ok(digits: str) -> bool:
 
 
 def iban_ok(candidate: str) -> bool:
-    s = candidate.replace(" ", "")
+    s = candidate.replace(" ", "").upper()
     if not 15 <= len(s) <= 34:
         return False
     rearranged = s[4:] + s[:4]
@@ -94,18 +95,30 @@ class PiiMasker:
         text = sub(_URL, "url", text, check=lambda s: "@" not in s)
         text = sub(_EMAIL, "email", text)
         text = sub(_MENTION, "mention", text)
-        text = sub(_IBAN_CANDIDATE, "iban", text, check=iban_ok)
+        text = _IBAN_CANDIDATE.sub(lambda m: self._iban(m.group(0), counts), text)
         text = sub(_CARD_CANDIDATE, "card", text, check=lambda s: luhn_ok(re.sub(r"\D", "", s)))
         if len(_DIGITS.findall(text)) >= self.min_digits:
             text = self._mask_phones(text, counts)
         return MaskResult(text, counts)
+
+    @staticmethod
+    def _iban(candidate: str, counts: Counter[str]) -> str:
+        """The greedy candidate may run into the next word ("... 3456 78 ASAP"): mask the longest prefix
+        that passes the mod-97 check and keep the rest."""
+        for end in range(len(candidate), IBAN_MIN - 1, -1):
+            prefix = candidate[:end]
+            if prefix[-1] != " " and iban_ok(prefix):
+                counts["iban"] += 1
+                return PLACEHOLDERS["iban"] + candidate[end:]
+        return candidate
 
     def _mask_phones(self, text: str, counts: Counter[str]) -> str:
         spans: list[tuple[int, int]] = []
         for region in self.regions:
             for match in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.VALID):
                 start, end = match.start, match.end
-                if self._id_cue.search(text[max(0, start - 40) : start]):
+                international = match.raw_string.lstrip().startswith("+")  # never an order number
+                if not international and self._id_cue.search(text[max(0, start - 40) : start]):
                     continue
                 if any(s < end and start < e for s, e in spans):
                     continue
