@@ -47,6 +47,9 @@ INVALID_UTF8_FATAL_SHARE = 0.5  # above this share of undecodable rows, the file
 class ScoreOptions:
     text_col: str = "text"
     id_col: str = "id"
+    touchpoint_col: str = "touchpoint"
+    date_col: str = "date"
+    score_col: str = "nps"
     chunk_size: int = 2_000
     sentences: bool = True
     state: Path | None = None
@@ -143,6 +146,14 @@ def score_chunk(
             chunk.insert(0, "id", chunk[opts.id_col])
     else:
         chunk.insert(0, "id", [f"row-{r}" for r in rows])
+    # `cx rollup` reads these by their usual names, whatever the input called them
+    for canonical, source in (
+        ("touchpoint", opts.touchpoint_col),
+        ("date", opts.date_col),
+        ("score", opts.score_col),
+    ):
+        if source != canonical and source in chunk.columns and canonical not in chunk.columns:
+            chunk[canonical] = chunk[source]
     cleaned = tagger.cleaner.batch(chunk[opts.text_col].tolist(), lemmas=tagger.meta.needs_lemmas)
     base, quarantined, good = partition(chunk, opts.text_col, cleaned, rows, tagger.cleaner)
     scored = pd.DataFrame()
@@ -298,12 +309,21 @@ def _check_encoding(path: Path, quarantined: pd.DataFrame, rows: int, first_row:
 
 
 def _assemble(parts: Path, target: Path, suffix: str) -> None:
-    """Concatenate the part files in chunk order into the target format (deterministic bytes)."""
+    """Concatenate the part files in chunk order into the target format (deterministic bytes).
+
+    Chunks of a JSONL input may carry different keys: every part is aligned to the union of all parts'
+    columns (in order of first appearance), so no column is dropped and none shifts under another name."""
     files = sorted(parts.glob(f"*{suffix}"))
+    columns = list(
+        dict.fromkeys(n for f in files for n in pq.read_schema(f).names if n != "__index_level_0__")
+    )
     tmp = target.with_name(target.name + ".tmp" + target.suffix)
     with TableWriter(tmp) as writer:
         for file in files:
             frame = pq.read_table(file).to_pandas()
             if len(frame):
-                writer.write(frame)
+                for column in columns:  # absent here: an empty text column, never a float NaN column
+                    if column not in frame:
+                        frame[column] = pd.Series([None] * len(frame), dtype=object)
+                writer.write(frame[columns])
     os.replace(tmp, target)

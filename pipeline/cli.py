@@ -261,9 +261,13 @@ def score_cmd(
     ),
     text_col: str = typer.Option("text", help="column with the comment text"),
     id_col: str = typer.Option("id", help="column with a unique id (row numbers are used when absent)"),
-    touchpoint_col: str = typer.Option("touchpoint", help="passed through for `cx rollup`"),
-    date_col: str = typer.Option("date", help="passed through for `cx rollup`"),
-    score_col: str = typer.Option("nps", help="passed through for `cx rollup` (NPS 0-10 or CSAT 1-5)"),
+    touchpoint_col: str = typer.Option(
+        "touchpoint", help="touchpoint column; copied to `touchpoint` for rollups"
+    ),
+    date_col: str = typer.Option("date", help="date column; copied to `date` for rollups"),
+    score_col: str = typer.Option(
+        "nps", help="NPS (0-10) or CSAT (1-5) column; copied to `score` for rollups"
+    ),
     chunk_size: int = typer.Option(None, help="rows per chunk (default: params score.chunk_size)"),
     sentences: bool = typer.Option(True, "--sentences/--no-sentences", help="also label each sentence"),
     state: Path = typer.Option(None, "--state", help="JSON file of processed ids: score only new rows"),
@@ -284,19 +288,15 @@ def score_cmd(
     opts = ScoreOptions(
         text_col=text_col,
         id_col=id_col,
+        touchpoint_col=touchpoint_col,
+        date_col=date_col,
+        score_col=score_col,
         chunk_size=chunk_size or cfg["chunk_size"],
         sentences=sentences,
         state=state,
     )
     try:
-        report = run_scoring(
-            params,
-            input_path,
-            out,
-            model or cfg["model"],
-            opts,
-            {"touchpoint": touchpoint_col, "date": date_col, "score": score_col},
-        )
+        report = run_scoring(params, input_path, out, model or cfg["model"], opts)
     except TableError as exc:
         _fail(str(exc), code=2)
     except ModelNotFound as exc:
@@ -322,7 +322,8 @@ def rollup_cmd(
     out: Path = typer.Option(..., "--out", help="folder for the tables (CSV + Parquet) and summary.json"),
     touchpoint_col: str = typer.Option("touchpoint", help="touchpoint column of the scored file"),
     date_col: str = typer.Option("date", help="date column (for --by month)"),
-    score_col: str = typer.Option("nps", help="NPS (0-10) or CSAT (1-5) column; NPS/CSAT when present"),
+    score_col: str = typer.Option("nps", help="NPS (0-10) or CSAT (1-5) column (`score` when absent)"),
+    text_col: str = typer.Option("text", help="the (PII-masked) text column, for example quotes"),
 ) -> None:
     """Touchpoint x TERMS and x Force: volume, shares, negative share, net sentiment, pain index (Wilson
     CIs), NPS/CSAT per touchpoint, NPS drivers with bootstrap CIs, and example quotes."""
@@ -345,7 +346,7 @@ def rollup_cmd(
         seed=params["seed"],
     )
     try:
-        result = run_rollup(params, scored, out, opts)
+        result = run_rollup(params, scored, out, opts, text_col)
     except TableError as exc:
         _fail(str(exc))
     overall = result["summary"]["overall"]

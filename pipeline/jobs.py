@@ -21,7 +21,6 @@ def run_scoring(
     out: Path,
     model_ref: str,
     opts: ScoreOptions,
-    columns: dict[str, str],
     progress: bool = True,
 ) -> ScoreReport:
     bundle, version = resolve_model(model_ref, params)
@@ -39,9 +38,11 @@ def run_scoring(
                 "chunk_size": opts.chunk_size,
                 "sentences": opts.sentences,
                 "state": str(opts.state) if opts.state else "",
-                **{f"{k}_col": v for k, v in columns.items()},
                 "text_col": opts.text_col,
                 "id_col": opts.id_col,
+                "touchpoint_col": opts.touchpoint_col,
+                "date_col": opts.date_col,
+                "score_col": opts.score_col,
             }
         )
         report = score_file(input_path, out, tagger, version, opts, progress=progress)

@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from pipeline.labels import FORCES, TERMS
+from pipeline.tables import TableError
 
 ALL = "all"
 DIMENSIONS = {"terms": ("terms", TERMS, "p_terms_"), "forces": ("forces", FORCES, "p_force_")}
@@ -61,6 +62,19 @@ def nps(scores: np.ndarray) -> tuple[float, float, float, int, int, int]:
     return 100 * value, 100 * low, 100 * high, pro, n - pro - det, det
 
 
+def months(values: pd.Series) -> pd.Series:
+    """`YYYY-MM` per value: ISO dates (any UTC offsets) first, then day-first dates as written in ru/bg
+    (`05.03.2024` is 5 March); anything else is `unknown` rather than a guess."""
+    text = values.astype("string").str.strip()
+    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+    for fmt in ("%d.%m.%Y", "%d.%m.%Y %H:%M", "%d/%m/%Y", "%d.%m.%y"):
+        missing = parsed.isna()
+        if not missing.any():
+            break
+        parsed[missing] = pd.to_datetime(text[missing], errors="coerce", utc=True, format=fmt)
+    return parsed.dt.strftime("%Y-%m").fillna("unknown").astype(object)
+
+
 def _prepare(scored: pd.DataFrame, opts: RollupOptions) -> tuple[pd.DataFrame, str | None]:
     frame = scored.copy()
     for col in [c for c in frame.columns if c.startswith("p_")]:
@@ -68,13 +82,14 @@ def _prepare(scored: pd.DataFrame, opts: RollupOptions) -> tuple[pd.DataFrame, s
     frame["touchpoint"] = (
         frame[opts.touchpoint_col].fillna("unknown") if opts.touchpoint_col in frame else "unknown"
     )
-    dates = pd.to_datetime(frame[opts.date_col], errors="coerce") if opts.date_col in frame else pd.NaT
-    frame["month"] = (
-        pd.Series(dates).dt.strftime("%Y-%m").fillna("unknown") if opts.date_col in frame else "unknown"
-    )
+    frame["month"] = months(frame[opts.date_col]) if opts.date_col in frame else "unknown"
+    for col in ("sentiment", "terms", "forces", "id"):
+        if col not in frame:  # an empty scored file has no columns at all
+            frame[col] = pd.Series(dtype=object)
     kind = None
-    if opts.score_col in frame:
-        frame["score"] = pd.to_numeric(frame[opts.score_col], errors="coerce")
+    score_col = opts.score_col if opts.score_col in frame else "score"
+    if score_col in frame:
+        frame["score"] = pd.to_numeric(frame[score_col], errors="coerce")
         valid = frame["score"].dropna()
         if len(valid):
             kind = "csat" if valid.min() >= 1 and valid.max() <= 5 else "nps"
@@ -96,6 +111,45 @@ def _groups(frame: pd.DataFrame, by_month: bool):
             yield ALL, month, part
         for (tp, month), part in frame.groupby(["touchpoint", "month"], sort=True):
             yield tp, month, part
+
+
+TOUCHPOINT_COLUMNS = [
+    "touchpoint",
+    "month",
+    "comments",
+    "negative_share",
+    "negative_share_lo",
+    "negative_share_hi",
+    "positive_share",
+    "net_sentiment",
+    "n_scored",
+    "promoters",
+    "passives",
+    "detractors",
+    "nps",
+    "nps_lo",
+    "nps_hi",
+    "csat",
+]
+CELL_COLUMNS = [
+    "dimension",
+    "touchpoint",
+    "month",
+    "label",
+    "volume",
+    "touchpoint_comments",
+    "share",
+    "share_lo",
+    "share_hi",
+    "negative",
+    "negative_share",
+    "negative_share_lo",
+    "negative_share_hi",
+    "net_sentiment",
+    "pain_index",
+    "pain_index_lo",
+    "pain_index_hi",
+]
 
 
 def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool) -> pd.DataFrame:
@@ -138,7 +192,7 @@ def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool) -> p
                 "csat": float((scores >= 4).mean()) if kind == "csat" and len(scores) else np.nan,
             }
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TOUCHPOINT_COLUMNS)
 
 
 def cell_table(frame: pd.DataFrame, by_month: bool) -> pd.DataFrame:
@@ -177,7 +231,7 @@ def cell_table(frame: pd.DataFrame, by_month: bool) -> pd.DataFrame:
                         "pain_index_hi": 100 * pain_hi,
                     }
                 )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=CELL_COLUMNS)
 
 
 def driver_table(frame: pd.DataFrame, kind: str | None, n_boot: int, seed: int) -> pd.DataFrame:
@@ -258,6 +312,8 @@ def quote_table(frame: pd.DataFrame, k: int, text_col: str) -> pd.DataFrame:
 
 
 def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") -> dict[str, Any]:
+    if len(scored) and text_col not in scored:
+        raise TableError(f"the scored file has no text column '{text_col}'; pass --text-col")
     frame, kind = _prepare(scored, opts)
     tables = {
         "touchpoints": touchpoint_table(frame, kind, opts.by_month),
@@ -273,7 +329,9 @@ def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") ->
         "by": ["touchpoint", "month"] if opts.by_month else ["touchpoint"],
         "overall": {
             "comments": int(overall["comments"]),
-            "negative_share": float(overall["negative_share"]),
+            "negative_share": None
+            if pd.isna(overall["negative_share"])
+            else float(overall["negative_share"]),
             "nps": None if pd.isna(overall["nps"]) else float(overall["nps"]),
             "n_scored": int(overall["n_scored"]),
         },

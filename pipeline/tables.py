@@ -9,6 +9,7 @@ the file, the line where known, and how to fix it.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import re
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+_TSV_BREAKS = re.compile(r"[\t\r\n]+")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 
@@ -54,31 +56,28 @@ def iter_table(path: str | Path, chunksize: int = 10_000) -> Iterator[pd.DataFra
     """Yield the table in chunks of at most `chunksize` rows, all columns as strings (missing = None)."""
     path = Path(path)
     fmt = check_readable(path)
+    if path.stat().st_size == 0:  # an empty output of an earlier step (nothing scored): no rows
+        return
     try:
         if fmt == "parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
-                yield _as_text(batch.to_pandas())
+                yield _as_text(_arrow_as_text(batch).to_pandas())
             return
         if fmt == "jsonl":
-            reader = pd.read_json(
-                path,
-                lines=True,
-                dtype=False,
-                chunksize=chunksize,
-                encoding="utf-8",
-                encoding_errors="surrogateescape",
-            )
-        else:
-            reader = pd.read_csv(
-                path,
-                sep="\t" if fmt == "tsv" else ",",
-                dtype=str,
-                keep_default_na=False,
-                na_values=[""],
-                chunksize=chunksize,
-                encoding="utf-8",
-                encoding_errors="surrogateescape",
-            )
+            yield from _iter_jsonl(path, chunksize)
+            return
+        reader = pd.read_csv(
+            path,
+            sep="\t" if fmt == "tsv" else ",",
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            chunksize=chunksize,
+            encoding="utf-8",
+            encoding_errors="surrogateescape",
+            # a TSV has no quoting: a stray " must not swallow the following lines
+            quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,
+        )
         with reader:
             for chunk in reader:
                 yield _as_text(chunk)
@@ -86,6 +85,50 @@ def iter_table(path: str | Path, chunksize: int = 10_000) -> Iterator[pd.DataFra
         if isinstance(exc, TableError):
             raise
         raise _explain_parser_error(path, exc) from exc
+
+
+def _arrow_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Numbers, booleans and dates as Arrow-rendered strings: id 101 stays "101" even next to a null."""
+    plain = (
+        pa.types.is_integer,
+        pa.types.is_floating,
+        pa.types.is_boolean,
+        pa.types.is_temporal,
+        pa.types.is_decimal,
+    )
+    columns = [
+        col.cast(pa.string()) if any(test(col.type) for test in plain) else col for col in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def _iter_jsonl(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+    """JSON Lines read record by record: no type guessing (ids stay ids, dates stay text), keys may vary
+    between records, and a broken line is reported with its number."""
+    records: list[dict] = []
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+        for line_no, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise TableError(
+                    f"{path}:{line_no}: not valid JSON ({exc.msg}); fix or remove that line"
+                ) from exc
+            if not isinstance(record, dict):
+                raise TableError(f"{path}:{line_no}: each line must be a JSON object")
+            records.append(record)
+            if len(records) >= chunksize:
+                yield _records_frame(records)
+                records = []
+    if records:
+        yield _records_frame(records)
+
+
+def _records_frame(records: list[dict]) -> pd.DataFrame:
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    return _as_text(pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns}))
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -148,13 +191,24 @@ class TableWriter:
                 with open(self.path, mode, encoding="utf-8", errors="surrogateescape") as fh:
                     for rec in df.to_dict(orient="records"):
                         fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            elif self.fmt == "tsv":  # TSV has no quoting: tabs and line breaks inside a value become spaces
+                flat = df.map(lambda v: _TSV_BREAKS.sub(" ", v) if isinstance(v, str) else v)
+                flat.to_csv(
+                    self.path,
+                    mode=mode,
+                    header=not self._started,
+                    index=False,
+                    sep="\t",
+                    quoting=csv.QUOTE_NONE,
+                    encoding="utf-8",
+                    errors="surrogateescape",
+                )
             else:
                 df.to_csv(
                     self.path,
                     mode=mode,
                     header=not self._started,
                     index=False,
-                    sep="\t" if self.fmt == "tsv" else ",",
                     encoding="utf-8",
                     errors="surrogateescape",
                 )

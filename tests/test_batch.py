@@ -216,3 +216,20 @@ def test_state_needs_an_id_column_and_never_remembers_missing_ids(tmp_path, tagg
         tmp_path / "one.csv", tmp_path / "two.out.csv", tagger, "t", ScoreOptions(state=state), progress=False
     )
     assert (again.skipped_known, again.scored) == (1, 1)  # the row without an id is scored again, not lost
+
+
+def test_jsonl_keys_varying_between_chunks_keep_their_columns(tmp_path, tagger):
+    src = tmp_path / "v.jsonl"
+    rows = [
+        {"id": "1", "text": "Курьер опоздал"},
+        {"id": "2", "text": "Всё отлично"},
+        {"id": "3", "text": "Долго ждал", "touchpoint": "delivery", "nps": "3"},
+        {"id": "4", "text": "Хороший магазин", "touchpoint": "store_branch", "nps": "10"},
+    ]
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    for ext in ("parquet", "csv"):
+        out = tmp_path / f"v.{ext}"
+        score_file(src, out, tagger, "t", ScoreOptions(chunk_size=2), progress=False)
+        scored = read_table(out).set_index("id")
+        assert scored.loc["4", "touchpoint"] == "store_branch" and scored.loc["3", "nps"] == "3"
+        assert pd.isna(scored.loc["1", "touchpoint"])

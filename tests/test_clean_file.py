@@ -99,3 +99,28 @@ def test_clean_output_holds_masked_text_only(tmp_path, cleaner):
     written = out.read_text(encoding="utf-8")
     assert "345-67-89" not in written and "ivan@mail.ru" not in written
     assert read_table(out).loc[0, "name"] == "Jos\\xe9"
+
+
+def test_tsv_stray_quotes_do_not_swallow_lines(tmp_path):
+    src = tmp_path / "in.tsv"
+    src.write_text('id\ttext\n1\t"late delivery\n2\tok\n3\tthey said "wait"\n4\tfine\n', encoding="utf-8")
+    frame = read_table(src)
+    assert frame["id"].tolist() == ["1", "2", "3", "4"]
+    assert frame.loc[0, "text"] == '"late delivery'
+
+
+def test_jsonl_and_parquet_keep_ids_and_text_as_written(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"id": 5, "date": "2026-03-01", "text": "a"}\n{"id": null, "text": "b", "nps": 9}\n',
+        encoding="utf-8",
+    )
+    frame = read_table(src)
+    assert frame["id"].tolist() == ["5", None] and frame["date"].tolist() == ["2026-03-01", None]
+    assert frame["nps"].tolist() == [None, "9"]
+    pq_path = tmp_path / "in.parquet"
+    pd.DataFrame({"id": pd.array([101, None], dtype="Int64"), "text": ["a", "b"]}).to_parquet(pq_path)
+    assert read_table(pq_path)["id"].tolist() == ["101", None]
+    (tmp_path / "broken.jsonl").write_text('{"id": 1}\n{"id": 2,\n', encoding="utf-8")
+    with pytest.raises(TableError, match=r"broken.jsonl:2"):
+        read_table(tmp_path / "broken.jsonl")

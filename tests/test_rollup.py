@@ -116,3 +116,54 @@ def test_quotes_and_written_files(scored, tmp_path):
     assert summary["top_pain"][0]["pain_index"] >= summary["top_pain"][-1]["pain_index"]
     for name in ("cells", "touchpoints", "drivers", "quotes"):
         assert (tmp_path / f"{name}.csv").is_file() and (tmp_path / f"{name}.parquet").is_file()
+
+
+def test_months_from_iso_offsets_and_day_first_dates():
+    from pipeline.rollup import months
+
+    values = pd.Series(
+        [
+            "2026-03-29T10:00:00+02:00",
+            "2026-10-26T10:00:00+03:00",
+            "05.03.2024",
+            "25.03.2024",
+            "2024-01-05 10:00",
+            "2024-02-05",
+            "not a date",
+            None,
+        ]
+    )
+    assert months(values).tolist() == [
+        "2026-03",
+        "2026-10",
+        "2024-03",
+        "2024-03",
+        "2024-01",
+        "2024-02",
+        "unknown",
+        "unknown",
+    ]
+
+
+def test_empty_scored_file_gives_empty_tables(tmp_path):
+    result = rollup(pd.DataFrame(), RollupOptions(by_month=True, bootstrap=10))
+    assert result["summary"]["overall"]["comments"] == 0 and result["summary"]["top_pain"] == []
+    write_rollup(
+        result, tmp_path, {"input": "x", "rows": 0, "scored_rows": 0, "quarantined": 3, "run_id": None}
+    )
+    assert json.loads((tmp_path / "summary.json").read_text())["overall"]["negative_share"] is None
+
+
+def test_missing_text_column_is_explained(scored):
+    from pipeline.tables import TableError
+
+    with pytest.raises(TableError, match="--text-col"):
+        rollup(scored.rename(columns={"text": "comment"}), RollupOptions(bootstrap=10))
+    assert (
+        len(
+            rollup(
+                scored.rename(columns={"text": "comment"}), RollupOptions(bootstrap=10), text_col="comment"
+            )["tables"]["quotes"]
+        )
+        > 0
+    )
