@@ -62,10 +62,10 @@ def run_scoring(
 
 
 def run_rollup(
-    params: dict[str, Any], scored_path: Path, out_dir: Path, opts: RollupOptions
+    params: dict[str, Any], scored_path: Path, out_dir: Path, opts: RollupOptions, text_col: str = "text"
 ) -> dict[str, Any]:
     scored = read_table(scored_path)
-    result = rollup(scored, opts)
+    result = rollup(scored, opts, text_col)
     quarantine = quarantine_path(scored_path)
     quarantined = len(read_table(quarantine)) if quarantine.is_file() and quarantine.stat().st_size else 0
     configure(params)

@@ -167,3 +167,31 @@ def test_missing_text_column_is_explained(scored):
         )
         > 0
     )
+
+
+def test_cli_rollup_and_report(scored, tmp_path, params, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    scored.rename(columns={"text": "comment"}).to_csv(tmp_path / "scored.csv", index=False)
+    runner = CliRunner()
+    args = [
+        "rollup",
+        str(tmp_path / "scored.csv"),
+        "--by",
+        "touchpoint",
+        "--by",
+        "month",
+        "--out",
+        str(tmp_path / "rollup"),
+    ]
+    missing = runner.invoke(app, args)
+    assert missing.exit_code == 2 and "--text-col" in missing.output
+    done = runner.invoke(app, [*args, "--text-col", "comment"])
+    assert done.exit_code == 0, done.output
+    assert json.loads((tmp_path / "rollup" / "summary.json").read_text())["overall"]["comments"] == 10
+    report = runner.invoke(app, ["report", str(tmp_path / "rollup"), "--out", str(tmp_path / "r.html")])
+    assert report.exit_code == 0, report.output
+    assert "cx-terms/7" in (tmp_path / "r.html").read_text(encoding="utf-8")
