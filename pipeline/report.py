@@ -25,6 +25,8 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from pipeline.labels import FORCES, TERMS
+from pipeline.rollup import CELL_COLUMNS as ROLLUP_CELL_COLUMNS
+from pipeline.rollup import TOUCHPOINT_COLUMNS as ROLLUP_TOUCHPOINT_COLUMNS
 
 ALL = "all"
 MAX_PAIN_QUOTES = 6
@@ -49,43 +51,14 @@ JOURNEY_ORDER = (
     "loyalty_program",
 )
 
-CELL_COLUMNS = {
-    "text": ["dimension", "touchpoint", "month", "label"],
-    "numeric": [
-        "volume",
-        "touchpoint_comments",
-        "share",
-        "share_lo",
-        "share_hi",
-        "negative",
-        "negative_share",
-        "negative_share_lo",
-        "negative_share_hi",
-        "net_sentiment",
-        "pain_index",
-        "pain_index_lo",
-        "pain_index_hi",
-    ],
-}
-TOUCHPOINT_COLUMNS = {
-    "text": ["touchpoint", "month"],
-    "numeric": [
-        "comments",
-        "negative_share",
-        "negative_share_lo",
-        "negative_share_hi",
-        "positive_share",
-        "net_sentiment",
-        "n_scored",
-        "promoters",
-        "passives",
-        "detractors",
-        "nps",
-        "nps_lo",
-        "nps_hi",
-        "csat",
-    ],
-}
+
+def _split_columns(columns: list[str], text: list[str]) -> dict[str, list[str]]:
+    """The rollup's column contract (pipeline/rollup.py), split into text and numeric columns."""
+    return {"text": text, "numeric": [c for c in columns if c not in text]}
+
+
+CELL_COLUMNS = _split_columns(ROLLUP_CELL_COLUMNS, ["dimension", "touchpoint", "month", "label"])
+TOUCHPOINT_COLUMNS = _split_columns(ROLLUP_TOUCHPOINT_COLUMNS, ["touchpoint", "month"])
 DRIVER_COLUMNS = {
     "text": ["dimension", "label"],
     "numeric": ["n_with", "n_without", "nps_with", "nps_without", "impact", "impact_lo", "impact_hi"],
