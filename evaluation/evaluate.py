@@ -27,54 +27,48 @@ def evaluate_bundle(tagger: Tagger, frame: pd.DataFrame) -> dict[str, Any]:
     return score(probs, tagger.meta.thresholds, targets, masks, frame["lang"].to_numpy())
 
 
+def _table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "",
+        f"### {title}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
 def markdown_report(results: dict[str, dict[str, Any]], title: str = "Test split") -> str:
     """Models side by side: macro-F1 per head overall and per language, then F1 per label."""
     names = list(results)
+
+    def cells(get) -> list[str]:
+        return [f"{get(results[n]):.3f}" for n in names]
+
+    per_head = [[head, *cells(lambda r, h=head: r["overall"][h]["macro_f1"])] for head in HEADS]
+    per_head.append(["**mean**", *(f"**{c}**" for c in cells(lambda r: r["macro_f1_mean"]))])
+    langs = sorted(next(iter(results.values())).get("by_lang", {}))
+    per_lang = [
+        [lang, head, *cells(lambda r, lang=lang, h=head: r["by_lang"][lang][h]["macro_f1"])]
+        for lang in langs
+        for head in HEADS
+    ]
+    per_label = [
+        [
+            head,
+            label,
+            str(results[names[0]]["overall"][head]["per_label"][label]["support"]),
+            *cells(lambda r, h=head, lb=label: r["overall"][h]["per_label"][lb]["f1"]),
+        ]
+        for head, labels in HEADS.items()
+        for label in labels
+    ]
     lines = [
         f"## {title}",
-        "",
-        "### Macro-F1 per head",
-        "",
-        "| head | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
+        *_table("Macro-F1 per head", ["head", *names], per_head),
+        *_table("Macro-F1 per language", ["lang", "head", *names], per_lang),
+        *_table("F1 per label", ["head", "label", "support", *names], per_label),
     ]
-    for head in HEADS:
-        lines.append(
-            f"| {head} | "
-            + " | ".join(f"{results[n]['overall'][head]['macro_f1']:.3f}" for n in names)
-            + " |"
-        )
-    lines.append("| **mean** | " + " | ".join(f"**{results[n]['macro_f1_mean']:.3f}**" for n in names) + " |")
-    langs = sorted(next(iter(results.values())).get("by_lang", {}))
-    lines += [
-        "",
-        "### Macro-F1 per language",
-        "",
-        "| lang | head | " + " | ".join(names) + " |",
-        "|---|---|" + "---|" * len(names),
-    ]
-    for lang in langs:
-        for head in HEADS:
-            lines.append(
-                f"| {lang} | {head} | "
-                + " | ".join(f"{results[n]['by_lang'][lang][head]['macro_f1']:.3f}" for n in names)
-                + " |"
-            )
-    lines += [
-        "",
-        "### F1 per label",
-        "",
-        "| head | label | support | " + " | ".join(names) + " |",
-        "|---|---|---|" + "---|" * len(names),
-    ]
-    for head, labels in HEADS.items():
-        for label in labels:
-            support = results[names[0]]["overall"][head]["per_label"][label]["support"]
-            lines.append(
-                f"| {head} | {label} | {support} | "
-                + " | ".join(f"{results[n]['overall'][head]['per_label'][label]['f1']:.3f}" for n in names)
-                + " |"
-            )
     return "\n".join(lines) + "\n"
 
 

@@ -191,24 +191,18 @@ class TableWriter:
                 with open(self.path, mode, encoding="utf-8", errors="surrogateescape") as fh:
                     for rec in df.to_dict(orient="records"):
                         fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-            elif self.fmt == "tsv":  # TSV has no quoting: tabs and line breaks inside a value become spaces
-                flat = df.map(lambda v: _TSV_BREAKS.sub(" ", v) if isinstance(v, str) else v)
-                flat.to_csv(
-                    self.path,
-                    mode=mode,
-                    header=not self._started,
-                    index=False,
-                    sep="\t",
-                    quoting=csv.QUOTE_NONE,
-                    encoding="utf-8",
-                    errors="surrogateescape",
-                )
             else:
-                df.to_csv(
+                tsv = (
+                    self.fmt == "tsv"
+                )  # TSV has no quoting: tabs and line breaks inside a value become spaces
+                frame = df.map(lambda v: _TSV_BREAKS.sub(" ", v) if isinstance(v, str) else v) if tsv else df
+                frame.to_csv(
                     self.path,
                     mode=mode,
                     header=not self._started,
                     index=False,
+                    sep="\t" if tsv else ",",
+                    quoting=csv.QUOTE_NONE if tsv else csv.QUOTE_MINIMAL,
                     encoding="utf-8",
                     errors="surrogateescape",
                 )
