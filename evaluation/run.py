@@ -37,7 +37,7 @@ def evaluate_and_gate(
     if candidate not in available:
         raise FileNotFoundError(f"no trained {candidate} bundle: run `cx train --model {candidate}` first")
     configure(params)
-    test = load_splits(params)["test"]
+    test = load_splits(params, which=("test",))["test"]
     log(f"test split: {len(test)} comments")
     taggers = {name: Tagger(path) for name, path in available.items()}
     results = {name: evaluate_bundle(tagger, test) for name, tagger in taggers.items()}

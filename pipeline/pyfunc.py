@@ -46,16 +46,14 @@ class CxTermsModel(mlflow.pyfunc.PythonModel):
         return self.tagger.tag(model_input["text"].tolist()).astype(str)
 
 
-def log_bundle(bundle_dir: Path, registered_name: str, example_texts: list[str]):
-    """Log the bundle as a pyfunc model in the active run and register it; returns the ModelVersion."""
-    from pipeline.inference import Tagger
-
+def log_bundle(tagger, registered_name: str, example_texts: list[str]):
+    """Log the tagger's bundle as a pyfunc model in the active run and register it; returns the version."""
     example = pd.DataFrame({"text": example_texts})
-    output = Tagger(bundle_dir).tag(example_texts).astype(str)
+    output = tagger.tag(example_texts).astype(str)
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=CxTermsModel(),
-        artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
+        artifacts={BUNDLE_ARTIFACT: str(tagger.bundle_dir)},
         code_paths=[str(Path(__file__).parent)],
         signature=infer_signature(example, output),
         input_example=example,

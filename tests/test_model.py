@@ -143,7 +143,7 @@ def trained(tiny_encoder, tmp_path_factory, params):
     import training.run as run_module
 
     original = run_module.load_splits
-    run_module.load_splits = lambda _params: frames
+    run_module.load_splits = lambda _params, **_: frames
     try:
         transformer, v1 = train_and_log(p, TRANSFORMER, log=lambda m: None)
         baseline, v2 = train_and_log(p, BASELINE, log=lambda m: None)
@@ -208,7 +208,7 @@ def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
 
     p, frames, *_ = trained
     original = run_module.load_splits
-    run_module.load_splits = lambda _params: frames
+    run_module.load_splits = lambda _params, **_: frames
     external = tmp_path / "external"
     external.mkdir()
     pd.DataFrame(

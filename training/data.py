@@ -28,8 +28,11 @@ def _clean(frame: pd.DataFrame, cleaner: Cleaner) -> pd.DataFrame:
     return frame[[r.ok for r in results]].reset_index(drop=True)
 
 
-def load_splits(params: dict[str, Any], cleaner: Cleaner | None = None) -> dict[str, pd.DataFrame]:
-    """{'train': frame, 'dev': frame, 'test': frame} of cleaned, labelled comments."""
+def load_splits(
+    params: dict[str, Any], cleaner: Cleaner | None = None, which: tuple[str, ...] = SPLITS
+) -> dict[str, pd.DataFrame]:
+    """{split: frame} of cleaned, labelled comments, for the splits asked for (cleaning with lemmas is
+    the slow part, so evaluation does not clean the training split)."""
     data = params["data"]
     corpus = load_corpus(data["labelled"], data)
     splits = read_splits(data["splits"])
@@ -40,9 +43,9 @@ def load_splits(params: dict[str, Any], cleaner: Cleaner | None = None) -> dict[
     if missing:
         raise ValueError(f"{missing} corpus ids have no split in {data['splits']}: run `cx data split`")
     cleaner = cleaner or Cleaner(params)
-    frames = {name: _clean(corpus[corpus["split"] == name], cleaner) for name in SPLITS}
+    frames = {name: _clean(corpus[corpus["split"] == name], cleaner) for name in which}
     extra = [_sentiment_only(path, cleaner) for path in params["train"].get("extra_sentiment_sets") or []]
-    if extra:
+    if extra and "train" in frames:
         frames["train"] = pd.concat([frames["train"], *extra], ignore_index=True)
     return frames
 

@@ -17,7 +17,7 @@ import pandas as pd
 from evaluation.metrics import flat_metrics
 from evaluation.plots import confusion_figure, reliability_figure
 from pipeline.decode import probabilities
-from pipeline.inference import BundleMeta, save_cleaning_params
+from pipeline.inference import BundleMeta, Tagger, save_cleaning_params
 from pipeline.labels import HEADS
 from pipeline.pyfunc import log_bundle
 from pipeline.tracking import client, configure, git_commit
@@ -38,11 +38,8 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _log_calibration(kind: str, result: FitResult, frames: dict[str, pd.DataFrame]) -> None:
+def _log_calibration(kind: str, result: FitResult, frames: dict[str, pd.DataFrame], tagger: Tagger) -> None:
     """Reliability diagrams and ECE on dev, before and after temperature scaling."""
-    from pipeline.inference import Tagger
-
-    tagger = Tagger(result.bundle_dir)
     dev = frames["dev"]
     logits = tagger.scorer.logits(dev["text"].tolist(), dev["lemmas"].tolist())
     targets, masks = encode_targets(dev)
@@ -64,7 +61,7 @@ def train_and_log(
     from training.train import fit_transformer
 
     configure(params)
-    frames = load_splits(params)
+    frames = load_splits(params, which=("train", "dev"))  # the test split is for `cx evaluate` only
     log("rows: " + ", ".join(f"{k}={len(v)}" for k, v in frames.items()))
     with mlflow.start_run(run_name=f"train-{kind}") as run:
         mlflow.set_tags({"stage": "train", "kind": kind, "git_commit": git_commit()})
@@ -101,11 +98,10 @@ def train_and_log(
             fig = confusion_figure(head, result.dev["overall"][head])
             mlflow.log_figure(fig, f"{kind}_dev_confusion_{head}.png")
             plt.close(fig)
-        _log_calibration(kind, result, frames)
+        tagger = Tagger(result.bundle_dir)  # loaded once, for the diagrams and the pyfunc example
+        _log_calibration(kind, result, frames, tagger)
         log("logging the model to MLflow and registering it ...")
-        version = log_bundle(
-            result.bundle_dir, params["model"]["name"], frames["dev"]["text_raw"].head(3).tolist()
-        )
+        version = log_bundle(tagger, params["model"]["name"], frames["dev"]["text_raw"].head(3).tolist())
         client().set_model_version_tag(params["model"]["name"], str(version), "kind", kind)
         meta = BundleMeta.load(result.bundle_dir)
         meta.info |= {
