@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from pipeline.labels import HEADS
+from pipeline.labels import HEADS, NO_LABEL
 
 
 def predictions_from_probs(
@@ -93,3 +93,35 @@ def flat_metrics(result: dict[str, Any], prefix: str) -> dict[str, float]:
         for head, scores in block.items():
             flat[f"{prefix}_{lang}_{head}_macro_f1"] = scores["macro_f1"]
     return flat
+
+
+def primary_labels(probs: np.ndarray, thresholds: list[float], labels: tuple[str, ...]) -> list[str]:
+    """The most probable label that passes its threshold, or NO_LABEL: what `cx score` calls primary."""
+    passed = np.where(probs >= np.asarray(thresholds), probs, -1.0)
+    best = passed.argmax(axis=1)
+    return [labels[j] if passed[i, j] >= 0 else NO_LABEL for i, j in enumerate(best)]
+
+
+def primary_accuracy(
+    probs: dict[str, np.ndarray], thresholds: dict[str, list[float]], frame, groups: dict[str, np.ndarray]
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{group: {head: {accuracy, n}}}: the primary TERMS / Force against the reference primary (the first
+    listed label, `none` for an empty list); rows whose reference is None (no consensus) are left out."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for head in ("terms", "forces"):
+        predicted = np.array(primary_labels(probs[head], thresholds[head], HEADS[head]), dtype=object)
+        reference = np.array(
+            [
+                None if v is None or isinstance(v, float) else (v[0] if len(v) else NO_LABEL)
+                for v in frame[head]
+            ],
+            dtype=object,
+        )
+        known = np.array([r is not None for r in reference])
+        for group, rows in groups.items():
+            m = rows & known
+            out.setdefault(group, {})[head] = {
+                "accuracy": float((predicted[m] == reference[m]).mean()) if m.any() else float("nan"),
+                "n": int(m.sum()),
+            }
+    return out

@@ -162,22 +162,69 @@ def data_split_cmd(
     typer.echo(f"splits: {out.resolve()}")
 
 
-@data_app.command("agreement", epilog="Example: cx data agreement data/quality/second_pass.jsonl")
+@data_app.command("real-split", epilog="Example: cx data real-split   (then commit data/real/splits.csv)")
+def data_real_split_cmd() -> None:
+    """Place newly labelled real comments (data/real/labels) in train/dev/test and store the assignment.
+
+    Second-pass rows are the test split; later labelling rounds are train; stored rows never move.
+    """
+    from training.data import real_frame
+
+    cfg = section("real")
+    frame = real_frame(load_params(), log=lambda m: console.print(m))
+    frame[["id", "split"]].rename(columns={"id": "rid"}).sort_values("rid").to_csv(cfg["splits"], index=False)
+    counts = frame["split"].value_counts().reindex(["train", "dev", "test"]).fillna(0).astype(int)
+    console.print(f"{len(frame)} labelled real comments: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    typer.echo(f"splits: {Path(cfg['splits']).resolve()}")
+
+
+@data_app.command(
+    "agreement",
+    epilog="Example: cx data agreement data/quality/second_pass.jsonl;  cx data agreement --real",
+)
 def data_agreement_cmd(
-    second: Path = typer.Argument(..., help="blind second-pass labels: id, sentiment, terms, forces"),
+    second: Path = typer.Argument(None, help="blind second-pass labels: id, sentiment, terms, forces"),
     path: Path = typer.Option(None, "--corpus", help="first-pass corpus (default: params data.labelled)"),
+    real: bool = typer.Option(
+        False, "--real", help="the real-text passes: params real.labels vs real.second_pass"
+    ),
     markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table"),
 ) -> None:
-    """Cohen's kappa per head between the corpus labels and a blind relabelling of a sample."""
+    """Cohen's kappa per head between the first labels and a blind relabelling of a sample."""
     from evaluation.agreement import agreement
     from pipeline.tables import read_table
     from training.corpus.contract import load_corpus, parse_list
+    from training.realtext.labels import read_labels
 
-    corpus = load_corpus(_corpus_path(path), section("data"))
-    relabel = read_table(second)
-    for col in ("terms", "forces"):
-        relabel[col] = relabel[col].map(parse_list)
-    table = agreement(corpus, relabel).round(3)
+    if real:
+        cfg = section("real")
+        first, relabel = (
+            read_labels(cfg[k]).assign(id=lambda f: f["rid"]) for k in ("labels", "second_pass")
+        )
+    else:
+        if second is None:
+            _fail("give the second-pass file, or --real for the real-text passes")
+        first = load_corpus(_corpus_path(path), section("data"))
+        relabel = read_table(second)
+        for col in ("terms", "forces"):
+            relabel[col] = relabel[col].map(parse_list)
+    table = agreement(first, relabel).round(3)
+    typer.echo(table.to_markdown(index=False) if markdown else table.to_string(index=False))
+
+
+@data_app.command("distant", epilog="Example: cx data distant --markdown")
+def data_distant_cmd(
+    markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table"),
+) -> None:
+    """Precision of each distant-label rule (data/real/distant.yaml) against our hand labels; rules
+    below real.distant_min_precision are not used in training."""
+    from training.realtext.labels import read_labels
+    from training.realtext.public import distant_precision
+
+    cfg = section("real")
+    table = distant_precision(cfg, read_labels(cfg["labels"]))
+    table["used"] = table["precision"] >= cfg["distant_min_precision"]
+    table = table.round(3)
     typer.echo(table.to_markdown(index=False) if markdown else table.to_string(index=False))
 
 

@@ -18,6 +18,7 @@ import yaml
 from pipeline.cleaning.cleaner import Cleaner, CleanResult
 from pipeline.decode import decode, probabilities
 from pipeline.labels import FORCES, SENTIMENTS, TERMS
+from pipeline.windows import pool_windows, sentence_windows
 
 META_FILE = "cx_model.json"
 CLEANING_FILE = "cleaning.yaml"  # the cleaning + langid params the model was trained with
@@ -73,7 +74,24 @@ class TransformerScorer:
         self.tokenizer = AutoTokenizer.from_pretrained(bundle_dir / ENCODER_DIR)
         self.model = MultiTaskModel.load(bundle_dir)
 
+    def _count(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def logits(self, texts: list[str], lemmas: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Logits per text; texts longer than `max_length` are scored over sentence windows."""
+        budget = self.meta.max_length - 2 - self._count(self.meta.prefix)
+        windows, owner, weight = [], [], []
+        for i, text in enumerate(texts):
+            parts = sentence_windows(text, self._count, budget) if len(text) > budget else [text]
+            windows += parts
+            owner += [i] * len(parts)
+            weight += [len(p) for p in parts]
+        raw = self._window_logits(windows)
+        if len(windows) == len(texts):
+            return raw
+        return pool_windows(raw, np.asarray(owner), np.asarray(weight, dtype=np.float32), len(texts))
+
+    def _window_logits(self, texts: list[str]) -> dict[str, np.ndarray]:
         out = {
             name: np.zeros((len(texts), n), dtype=np.float32)
             for name, n in (("sentiment", len(SENTIMENTS)), ("terms", len(TERMS)), ("forces", len(FORCES)))

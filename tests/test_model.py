@@ -209,23 +209,15 @@ def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
     p, frames, *_ = trained
     original = run_module.load_splits
     run_module.load_splits = lambda _params, **_: frames
-    external = tmp_path / "external"
-    external.mkdir()
-    pd.DataFrame(
-        {
-            "text": ["Worst airline ever, lost my bag", "Thanks, great crew!", "Flight 123 departs at 5"],
-            "sentiment": ["negative", "positive", "neutral"],
-        }
-    ).to_csv(external / "tweets.csv", index=False)
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "en.yaml").write_text(
+        "lang: en\nmft:\n  - {text: 'Thanks, great crew!', sentiment: positive}\n"
+        "invariance:\n  - {text: 'Anna from Leeds was late', variants: ['Maria from York was late']}\n",
+        encoding="utf-8",
+    )
     params = p | {
-        "evaluation": {
-            "out_dir": str(tmp_path / "eval"),
-            "external": {
-                "dir": str(external),
-                "rows_per_set": 10,
-                "sets": {"tweets": "tweets.csv", "absent": "missing.csv"},
-            },
-        }
+        "evaluation": p["evaluation"] | {"behaviour": p["evaluation"]["behaviour"] | {"dir": str(suites)}}
     }
     try:
         decision, md = run_module.evaluate_and_gate(
@@ -234,10 +226,17 @@ def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
     finally:
         run_module.load_splits = original
     report = md.read_text()
-    assert "| terms |" in report and "transformer" in report and "baseline" in report
-    assert "| tweets | 3 |" in report and "absent" not in report
+    assert report.startswith("## Real customer text")  # real text leads the report
+    assert "| airline_tweets_en |" in report and "| cinexio_bg |" in report
+    assert "Written corpus: test split" in report and "Behavioural suite" in report
     payload = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     assert set(payload["test"]) == {"transformer", "baseline"}
+    real = payload["test"]["transformer"]["real"]
+    n_real = int((frames["test"]["origin"] == "real").sum())
+    assert real["primary"]["all"]["terms"]["n"] == n_real
+    assert payload["behaviour"]["transformer"]["en"]["invariance"]["n"] == 1 + 5  # hand variant + noise
+    expected = np.mean([payload["test"]["transformer"][k]["macro_f1_mean"] for k in ("corpus", "real")])
+    assert decision.candidate_value == pytest.approx(expected)
     assert decision.candidate_version == str(trained[4])
 
 

@@ -87,11 +87,22 @@ def tiny_frames(seed: int = 0) -> dict[str, pd.DataFrame]:
             }
         )
     frame = pd.DataFrame(rows).sample(frac=1, random_state=seed).reset_index(drop=True)
+    frame["origin"], frame["source"] = "corpus", "corpus"
     n = len(frame)
+    test = frame.iloc[int(n * 0.8) :].reset_index(drop=True)
+    # a third of the test rows stand in for our labelled real text, a third for a public set's held-out part
+    third = len(test) // 3
+    test.loc[:third, ["origin", "source"]] = ["real", "airline_tweets_en"]
+    test.loc[third : 2 * third, ["origin", "source", "terms", "forces"]] = [
+        "public",
+        "cinexio_bg",
+        None,
+        None,
+    ]
     return {
         "train": frame.iloc[: int(n * 0.6)].reset_index(drop=True),
         "dev": frame.iloc[int(n * 0.6) : int(n * 0.8)].reset_index(drop=True),
-        "test": frame.iloc[int(n * 0.8) :].reset_index(drop=True),
+        "test": test,
     }
 
 
@@ -107,6 +118,7 @@ def tiny_params(params: dict, encoder: Path, tmp: Path) -> dict:
         "eval_batch_size": 32,
         "head_lr": 5e-3,
         "lr": 1e-3,
+        "vocab_keep_top": 0,
     }
     p["baseline"] |= {"out_dir": str(tmp / "baseline"), "min_df": 1}
     p["tracking"] |= {"uri": f"sqlite:///{tmp / 'mlflow.db'}", "artifacts": str(tmp / "mlartifacts")}

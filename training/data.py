@@ -1,22 +1,29 @@
-"""Training data: the validated corpus joined with its frozen split, cleaned exactly as at inference.
+"""Training and test data: the written corpus, our labelled real comments and the public sets, each
+cleaned exactly as at inference.
 
-The model must see at training time what it will see when scoring: the same normalisation and PII
-placeholders. Lemmas are added for the baseline. Sentiment-only extra sets (params
-`train.extra_sentiment_sets`) join the train split with TERMS/Forces left unlabelled (None).
+Every frame has `origin` (corpus | real | public) and `source`, so evaluation can report each part on its
+own. TERMS/Forces of a public row are None (unlabelled, masked in the loss) unless a distant rule gives
+them. Train rows of the corpus get real-text noise (`training.augment`). Lemmas are added for the
+baseline. A missing public source is skipped with a message, never an error.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 
 from pipeline.cleaning.cleaner import Cleaner
-from pipeline.tables import read_table
+from training.augment import augment
 from training.corpus.contract import load_corpus
 from training.corpus.split import read_splits
+from training.realtext.labels import attach_texts, consensus, read_adjudicated, read_labels, record_id
+from training.realtext.public import public_rows
+from training.realtext.split import real_splits
 
 SPLITS = ("train", "dev", "test")
+COLUMNS = ["id", "origin", "source", "lang", "text", "sentiment", "terms", "forces"]
 
 
 def _clean(frame: pd.DataFrame, cleaner: Cleaner) -> pd.DataFrame:
@@ -28,11 +35,7 @@ def _clean(frame: pd.DataFrame, cleaner: Cleaner) -> pd.DataFrame:
     return frame[[r.ok for r in results]].reset_index(drop=True)
 
 
-def load_splits(
-    params: dict[str, Any], cleaner: Cleaner | None = None, which: tuple[str, ...] = SPLITS
-) -> dict[str, pd.DataFrame]:
-    """{split: frame} of cleaned, labelled comments, for the splits asked for (cleaning with lemmas is
-    the slow part, so evaluation does not clean the training split)."""
+def corpus_frame(params: dict[str, Any]) -> pd.DataFrame:
     data = params["data"]
     corpus = load_corpus(data["labelled"], data)
     splits = read_splits(data["splits"])
@@ -42,16 +45,79 @@ def load_splits(
     missing = corpus["split"].isna().sum()
     if missing:
         raise ValueError(f"{missing} corpus ids have no split in {data['splits']}: run `cx data split`")
+    corpus["origin"], corpus["source"] = "corpus", "corpus"
+    if data.get("targeted"):  # capability-targeted written comments: training rows only
+        targeted = load_corpus(data["targeted"], data).assign(
+            split="train", origin="corpus", source="targeted"
+        )
+        corpus = pd.concat([corpus, targeted], ignore_index=True)
+    return corpus[[*COLUMNS, "split"]]
+
+
+def real_frame(params: dict[str, Any], log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Our labelled real comments with texts and their frozen split (empty when nothing is labelled)."""
+    cfg = params["real"]
+    labels = read_labels(cfg["labels"])
+    if labels.empty:
+        return pd.DataFrame(columns=[*COLUMNS, "split"])
+    labelled = attach_texts(labels, cfg["external_dir"], log)
+    second = read_labels(cfg["second_pass"])
+    sample = pd.read_csv(cfg["sample"], dtype=str)
+    train_only = {
+        record_id(s, i)
+        for s, i, r in sample[["source", "id", "round"]].itertuples(index=False)
+        if int(r) in cfg["train_only_rounds"]
+    }
+    test_ids = {
+        record_id(s, i)
+        for s, i, f in sample[["source", "id", "second_pass"]].itertuples(index=False)
+        if f == "True"
+    }
+    splits = real_splits(
+        labelled,
+        test_ids & set(labelled["rid"]),
+        train_only & set(labelled["rid"]),
+        cfg["split_fractions"],
+        cfg["near_duplicate_cosine"],
+        params["seed"],
+        cfg["splits"],
+    )
+    labelled = labelled.merge(splits, on="rid", how="left")
+    if len(second):  # test rows are scored against the two-pass consensus, not one annotator
+        agreed = consensus(labels, second, read_adjudicated(cfg["adjudicated"])).set_index("rid")
+        test = labelled["split"] == "test"
+        for head in ("sentiment", "terms", "forces"):
+            labelled.loc[test, head] = labelled.loc[test, "rid"].map(agreed[head]).to_numpy()
+    labelled = labelled.drop(columns=["id"]).rename(columns={"rid": "id"})
+    labelled["origin"] = "real"
+    return labelled[[*COLUMNS, "split"]]
+
+
+def load_splits(
+    params: dict[str, Any],
+    cleaner: Cleaner | None = None,
+    which: tuple[str, ...] = SPLITS,
+    log: Callable[[str], None] = print,
+) -> dict[str, pd.DataFrame]:
+    """{split: cleaned frame} for the splits asked for (cleaning with lemmas is the slow part, so
+    evaluation does not clean the training split)."""
+    cfg = params["real"]
     cleaner = cleaner or Cleaner(params)
-    frames = {name: _clean(corpus[corpus["split"] == name], cleaner) for name in which}
-    extra = [_sentiment_only(path, cleaner) for path in params["train"].get("extra_sentiment_sets") or []]
-    if extra and "train" in frames:
-        frames["train"] = pd.concat([frames["train"], *extra], ignore_index=True)
+    labelled = pd.concat([corpus_frame(params), real_frame(params, log)], ignore_index=True)
+    real = labelled[labelled["origin"] == "real"]
+    real_split = dict(zip(real["id"], real["split"], strict=True))
+    frames = {}
+    for split in which:
+        parts = [labelled[labelled["split"] == split].drop(columns=["split"])]
+        rows = cfg["public_rows_per_set"][split]
+        if rows:
+            hand = read_labels(cfg["labels"]) if split == "train" else None  # to measure distant rules on
+            public = public_rows(cfg, real_split, split, rows, params["seed"], hand, log)
+            parts.append(public.assign(origin="public"))
+        frame = pd.concat(parts, ignore_index=True)
+        if split == "train" and cfg["augment_share"] > 0:
+            is_corpus = frame["origin"] == "corpus"
+            noisy = augment(frame.loc[is_corpus, ["text"]], cfg["augment_share"], params["seed"])
+            frame.loc[is_corpus, "text"] = noisy["text"].to_numpy()
+        frames[split] = _clean(frame, cleaner)
     return frames
-
-
-def _sentiment_only(path: str, cleaner: Cleaner) -> pd.DataFrame:
-    frame = read_table(path)[["id", "text", "sentiment", "lang"]].dropna(subset=["text", "sentiment"])
-    frame["terms"] = None
-    frame["forces"] = None
-    return _clean(frame, cleaner)

@@ -33,6 +33,7 @@ from pipeline.labels import HEADS
 from pipeline.model import ENCODER_DIR, MultiTaskModel
 from training.calibration import fit_temperature, tune_thresholds
 from training.targets import encode_targets
+from training.vocab import trim_encoder
 
 CACHE_DIR = Path("outputs/cache")
 
@@ -225,8 +226,12 @@ def fit_transformer(
     started = time.time()
     set_seed(params["seed"])
     torch.set_num_threads(int(cfg["num_threads"]))
-    tokenizer = AutoTokenizer.from_pretrained(mcfg["encoder"])
-    model = MultiTaskModel.from_encoder(mcfg["encoder"], mcfg["dropout"])
+    encoder = mcfg["encoder"]
+    if cfg["vocab_keep_top"]:  # trimmed to the pieces the training texts use (see training/vocab.py)
+        texts = [mcfg["prefix"] + t for split in ("train", "dev") for t in frames[split]["text"]]
+        encoder = str(trim_encoder(encoder, texts, int(cfg["vocab_keep_top"]), CACHE_DIR))
+    tokenizer = AutoTokenizer.from_pretrained(encoder)
+    model = MultiTaskModel.from_encoder(encoder, mcfg["dropout"])
     if cfg["freeze_embeddings"]:
         model.freeze_embeddings()
     train_ds = tokenize(frames["train"], tokenizer, mcfg["prefix"], mcfg["max_length"])
@@ -304,7 +309,12 @@ def fit_transformer(
         thresholds=thresholds,
         prefix=mcfg["prefix"],
         max_length=mcfg["max_length"],
-        info={"encoder": mcfg["encoder"], "best_epoch": best_epoch, "seed": params["seed"]},
+        info={
+            "encoder": mcfg["encoder"],
+            "vocabulary": len(tokenizer),
+            "best_epoch": best_epoch,
+            "seed": params["seed"],
+        },
     )
     out_dir = fresh_dir(cfg["out_dir"])
     model.save(out_dir)
