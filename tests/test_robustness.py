@@ -82,7 +82,9 @@ def test_primary_labels_follow_cx_score_and_accuracy_skips_rows_without_consensu
 def unigram_encoder(tmp_path_factory):
     """A tiny BERT over a Unigram (sentencepiece-style) tokenizer trained here, like e5's."""
     from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
+
+    from tests.tiny import save_tiny_bert
 
     out = tmp_path_factory.mktemp("unigram")
     corpus = [
@@ -105,18 +107,7 @@ def unigram_encoder(tmp_path_factory):
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
     )
-    fast.save_pretrained(out)
-    config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-        pad_token_id=1,
-    )
-    BertModel(config, add_pooling_layer=False).save_pretrained(out)
-    return out
+    return save_tiny_bert(out, fast, pad_token_id=1, hidden=16, layers=1)
 
 
 def test_trimmed_vocabulary_segments_known_text_identically_with_a_smaller_matrix(unigram_encoder, tmp_path):

@@ -44,17 +44,22 @@ def build_tiny_encoder(out_dir: Path) -> Path:
         mask_token="[MASK]",
         model_max_length=64,
     )
+    return save_tiny_bert(out_dir, fast, pad_token_id=0)
+
+
+def save_tiny_bert(out_dir: Path, tokenizer, pad_token_id: int, hidden: int = 32, layers: int = 2) -> Path:
+    """A random BertModel sized to `tokenizer`, saved with it as one Hugging Face folder."""
     config = BertConfig(
-        vocab_size=tok.get_vocab_size(),
-        hidden_size=32,
-        num_hidden_layers=2,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
         num_attention_heads=2,
-        intermediate_size=64,
+        intermediate_size=2 * hidden,
         max_position_embeddings=64,
-        pad_token_id=0,
+        pad_token_id=pad_token_id,
     )
     BertModel(config, add_pooling_layer=False).save_pretrained(out_dir)
-    fast.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
     return out_dir
 
 
