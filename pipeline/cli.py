@@ -171,8 +171,16 @@ def data_real_split_cmd() -> None:
     from training.data import real_frame
 
     cfg = section("real")
+    import pandas as pd
+
+    from training.corpus.split import read_splits
+
     frame = real_frame(load_params(), log=lambda m: console.print(m))
-    frame[["id", "split"]].rename(columns={"id": "rid"}).sort_values("rid").to_csv(cfg["splits"], index=False)
+    assignment = frame[["id", "split"]].rename(columns={"id": "rid"})
+    stored = read_splits(cfg["splits"])
+    if stored is not None:  # rows of a source file missing on this machine keep their stored split
+        assignment = pd.concat([assignment, stored[~stored["rid"].isin(assignment["rid"])]])
+    assignment.sort_values("rid").to_csv(cfg["splits"], index=False)
     counts = frame["split"].value_counts().reindex(["train", "dev", "test"]).fillna(0).astype(int)
     console.print(f"{len(frame)} labelled real comments: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     typer.echo(f"splits: {Path(cfg['splits']).resolve()}")
@@ -216,13 +224,18 @@ def data_agreement_cmd(
 def data_distant_cmd(
     markdown: bool = typer.Option(False, "--markdown", help="print a Markdown table"),
 ) -> None:
-    """Precision of each distant-label rule (data/real/distant.yaml) against our hand labels; rules
-    below real.distant_min_precision are not used in training."""
-    from training.realtext.labels import read_labels
+    """Precision of each distant-label rule (data/real/distant.yaml) against our hand labels of the real
+    train split; rules below real.distant_min_precision are not used in training."""
+    import pandas as pd
+
+    from training.data import real_train_labels
     from training.realtext.public import distant_precision
 
     cfg = section("real")
-    table = distant_precision(cfg, read_labels(cfg["labels"]))
+    splits = pd.read_csv(cfg["splits"], dtype=str)
+    table = distant_precision(
+        cfg, real_train_labels(cfg, dict(zip(splits["rid"], splits["split"], strict=True)))
+    )
     table["used"] = table["precision"] >= cfg["distant_min_precision"]
     table = table.round(3)
     typer.echo(table.to_markdown(index=False) if markdown else table.to_string(index=False))

@@ -188,7 +188,7 @@ def test_training_frames_join_corpus_real_and_public_text(tmp_path, external, pa
             "source": "airline_tweets_en",
             "id": ["1", "2", "6"],
             "second_pass": [False, False, True],
-            "round": [1, 2, 1],
+            "round": [2, 1, 1],
         }
     ).to_csv(tmp_path / "sample.csv", index=False)
     p = copy.deepcopy(params)
@@ -206,16 +206,40 @@ def test_training_frames_join_corpus_real_and_public_text(tmp_path, external, pa
     }
     frames = data.load_splits(p, cleaner, which=("train", "dev", "test"), log=lambda m: None)
     train, test = frames["train"], frames["test"]
-    assert frames["dev"].loc[frames["dev"]["origin"] == "real", "id"].tolist() == ["airline_tweets_en:1"]
-    assert train.loc[train["origin"] == "real", "id"].tolist() == ["airline_tweets_en:2"]
+    assert frames["dev"].loc[frames["dev"]["origin"] == "real", "id"].tolist() == ["airline_tweets_en:2"]
+    assert train.loc[train["origin"] == "real", "id"].tolist() == ["airline_tweets_en:1"]
     assert set(train["origin"]) == {"corpus", "real", "public"}
     real_test = test[test["origin"] == "real"].iloc[0]
     # the passes disagree on every head and nobody adjudicated: the row has no reference labels
     assert real_test["sentiment"] is None and real_test["terms"] is None
     public = train[train["origin"] == "public"].set_index("id")
-    assert "airline_tweets_en:4" not in public.index  # near-duplicate of a dev row: in dev, not train
-    assert public.loc["airline_tweets_en:7", "terms"] == ["time"]  # Late Flight: precise on our labels
+    # Late Flight is measured on our train labels (row 1) and used; row 4, row 1's twin, follows it to train
+    assert public.loc["airline_tweets_en:7", "terms"] == ["time"]
+    assert public.loc["airline_tweets_en:4", "terms"] == ["time"]
     assert public.loc["airline_tweets_en:3", "terms"] is None
     corpus_train = train[train["origin"] == "corpus"]
     assert (corpus_train["text_raw"] != corpus.loc[:1, "text"].to_numpy()).all()  # noisy copies
     assert train.loc[train["origin"] == "real", "text_raw"].str.startswith("@air").all()
+
+
+def test_reposts_with_other_links_are_one_text_and_conflicting_ids_are_dropped(tmp_path):
+    from training.realtext.sources import grouping_text, read_source
+
+    a = grouping_text("Сбербанк и ВТБ попадут под санкции ЕС: http://t.co/AbC123 #новости")
+    b = grouping_text("RT @news: Сбербанк и ВТБ попадут под санкции ЕС: http://t.co/XyZ789")
+    import re
+
+    words = ["сбербанк", "и", "втб", "попадут", "под", "санкции", "ес"]
+    assert re.findall(r"\w+", a) == re.findall(r"\w+", b) == words
+    folder = tmp_path / "ext"
+    folder.mkdir()
+    pd.DataFrame(
+        {
+            "id": ["1", "1", "2", "2", "3"],
+            "text": ["a", "a", "b", "b", "c"],
+            "sentiment": ["negative"] * 3 + ["positive"] * 2,
+        }
+    ).to_csv(folder / SOURCES["airline_tweets_en"].file, index=False)
+    messages = []
+    frame = read_source(SOURCES["airline_tweets_en"], folder, messages.append)
+    assert frame["id"].tolist() == ["1", "3"] and "1 ids with conflicting labels dropped" in messages[0]

@@ -83,14 +83,29 @@ def real_frame(params: dict[str, Any], log: Callable[[str], None] = print) -> pd
         cfg["splits"],
     )
     labelled = labelled.merge(splits, on="rid", how="left")
-    if len(second):  # test rows are scored against the two-pass consensus, not one annotator
+    test = labelled["split"] == "test"
+    if test.any():  # test rows are scored against the two-pass consensus, not one annotator
         agreed = consensus(labels, second, read_adjudicated(cfg["adjudicated"])).set_index("rid")
+        unscored = test & ~labelled["rid"].isin(agreed.index)
+        if unscored.any():
+            log(
+                f"{int(unscored.sum())} near-duplicates of test rows lack a second pass: "
+                "left out of every split"
+            )
+        labelled = labelled[~unscored].copy()
         test = labelled["split"] == "test"
         for head in ("sentiment", "terms", "forces"):
             labelled.loc[test, head] = labelled.loc[test, "rid"].map(agreed[head]).to_numpy()
     labelled = labelled.drop(columns=["id"]).rename(columns={"rid": "id"})
     labelled["origin"] = "real"
     return labelled[[*COLUMNS, "split"]]
+
+
+def real_train_labels(cfg: dict[str, Any], real_split: dict[str, str]) -> pd.DataFrame:
+    """Our first-pass labels of the real train split: what distant rules are measured on (never on dev or
+    test rows, whose labels must not steer the training data)."""
+    labels = read_labels(cfg["labels"])
+    return labels[labels["rid"].map(real_split) == "train"]
 
 
 def load_splits(
@@ -111,7 +126,7 @@ def load_splits(
         parts = [labelled[labelled["split"] == split].drop(columns=["split"])]
         rows = cfg["public_rows_per_set"][split]
         if rows:
-            hand = read_labels(cfg["labels"]) if split == "train" else None  # to measure distant rules on
+            hand = real_train_labels(cfg, real_split) if split == "train" else None
             public = public_rows(cfg, real_split, split, rows, params["seed"], hand, log)
             parts.append(public.assign(origin="public"))
         frame = pd.concat(parts, ignore_index=True)

@@ -20,7 +20,7 @@ import yaml
 from pipeline.labels import SENTIMENTS
 from training.corpus.split import near_duplicate_groups
 from training.realtext.labels import record_id
-from training.realtext.sources import SOURCES, Source, read_source
+from training.realtext.sources import SOURCES, Source, grouping_text, read_source
 
 ASPECTS = ("service", "price", "food", "interior")
 
@@ -140,7 +140,7 @@ def partition(
     frame: pd.DataFrame, labelled_split: dict[str, str], fractions: dict[str, float], threshold: float
 ) -> pd.Series:
     """train/dev/test per row of one set (see module doc)."""
-    groups = near_duplicate_groups(frame["text"].tolist(), threshold)
+    groups = near_duplicate_groups([grouping_text(t) for t in frame["text"]], threshold)
     rids = frame["rid"].tolist()
     by_group: dict[int, str] = {}
     for rid, group in zip(rids, groups, strict=True):
