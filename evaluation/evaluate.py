@@ -148,9 +148,15 @@ class GateDecision:
     reason: str
 
 
-def promotion_gate(client, name: str, version: str, value: float, metric: str, alias: str) -> GateDecision:
-    """Tag the candidate with its test metric; move `alias` to it unless the champion is strictly better."""
+def promotion_gate(
+    client, name: str, version: str, value: float, metric: str, alias: str, test_set: str | None = None
+) -> GateDecision:
+    """Tag the candidate with its test metric (and the fingerprint of the test set it was measured on);
+    move `alias` to it unless the champion is strictly better. Scores on different test sets (new labels,
+    a public set missing on this machine) are not comparable: then the alias stays where it is."""
     client.set_model_version_tag(name, version, metric, f"{value:.6f}")
+    if test_set is not None:
+        client.set_model_version_tag(name, version, f"{metric}_test_set", test_set)
     try:
         champion = client.get_model_version_by_alias(name, alias)
     except Exception:  # no alias yet: the first evaluated model becomes champion
@@ -162,6 +168,17 @@ def promotion_gate(client, name: str, version: str, value: float, metric: str, a
         return GateDecision(True, version, value, version, value, f"already {alias}")
     tag = champion.tags.get(metric)
     champion_value = float(tag) if tag is not None else float("-inf")
+    champion_set = champion.tags.get(f"{metric}_test_set")
+    if test_set is not None and champion_set is not None and champion_set != test_set:
+        return GateDecision(
+            False,
+            version,
+            value,
+            str(champion.version),
+            champion_value,
+            f"champion v{champion.version} was measured on another test set ({champion_set[:12]} vs "
+            f"{test_set[:12]}): alias unchanged; run `cx evaluate` on it first or move the alias by hand",
+        )
     if value >= champion_value:
         client.set_registered_model_alias(name, alias, version)
         return GateDecision(

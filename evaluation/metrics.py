@@ -20,7 +20,12 @@ def predictions_from_probs(
     }
 
 
-def head_scores(head: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+def head_scores(
+    head: str, y_true: np.ndarray, y_pred: np.ndarray, supported_only: bool = False
+) -> dict[str, Any]:
+    """Scores of one head; `supported_only` averages the macro-F1 over the labels present in `y_true`
+    (a slice such as one language or one source lacks some labels, and an F1 of 0 for a label with no
+    examples would measure the slice, not the model)."""
     labels = HEADS[head]
     if head == "sentiment":
         p, r, f, s = precision_recall_fscore_support(
@@ -45,8 +50,10 @@ def head_scores(head: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, 
         label: {"precision": float(p[j]), "recall": float(r[j]), "f1": float(f[j]), "support": int(s[j])}
         for j, label in enumerate(labels)
     }
+    support = np.asarray(s)
+    macro = float(np.mean(f[support > 0])) if supported_only and (support > 0).any() else float(np.mean(f))
     return {
-        "macro_f1": float(np.mean(f)),
+        "macro_f1": macro,
         "micro_f1": micro,
         "n": len(y_true),
         "per_label": per_label,
@@ -60,22 +67,24 @@ def score(
     targets: dict[str, np.ndarray],
     masks: dict[str, np.ndarray],
     langs: np.ndarray | None = None,
+    slice_only: bool = False,
 ) -> dict[str, Any]:
-    """{'overall': {head: scores}, 'by_lang': {lang: {head: scores}}, 'macro_f1_mean': float}."""
+    """{'overall': {head: scores}, 'by_lang': {lang: {head: scores}}, 'macro_f1_mean': float};
+    `slice_only` marks the whole input as a slice (one source), scored over its supported labels."""
     pred = predictions_from_probs(probs, thresholds)
 
-    def block(rows: np.ndarray) -> dict[str, Any]:
+    def block(rows: np.ndarray, supported_only: bool) -> dict[str, Any]:
         out = {}
         for head in HEADS:
             m = masks[head] & rows
-            out[head] = head_scores(head, targets[head][m], pred[head][m])
+            out[head] = head_scores(head, targets[head][m], pred[head][m], supported_only)
         return out
 
     everything = np.ones(len(targets["sentiment"]), dtype=bool)
-    result: dict[str, Any] = {"overall": block(everything)}
+    result: dict[str, Any] = {"overall": block(everything, slice_only)}
     result["macro_f1_mean"] = float(np.mean([result["overall"][h]["macro_f1"] for h in HEADS]))
-    if langs is not None:
-        result["by_lang"] = {lang: block(langs == lang) for lang in sorted(set(langs))}
+    if langs is not None:  # per language: macro over the labels the language's slice has
+        result["by_lang"] = {lang: block(langs == lang, True) for lang in sorted(set(langs))}
     return result
 
 

@@ -38,6 +38,7 @@ def real_text_results(tagger, frame: pd.DataFrame) -> dict[str, Any]:
             tagger.meta.thresholds,
             {h: t[rows] for h, t in targets.items()},
             {h: m[rows] for h, m in masks.items()},
+            slice_only=True,
         )["overall"]
         for source, rows in ((s, (frame["source"] == s).to_numpy()) for s in sorted(frame["source"].unique()))
     }

@@ -7,6 +7,7 @@ model that learns the corpus style at the cost of real text cannot become champi
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,15 @@ from training.data import load_splits
 def bundles(params: dict[str, Any]) -> dict[str, Path]:
     found = {"transformer": Path(params["train"]["out_dir"]), "baseline": Path(params["baseline"]["out_dir"])}
     return {name: path for name, path in found.items() if (path / "cx_model.json").is_file()}
+
+
+def test_set_fingerprint(parts: dict[str, Any]) -> str:
+    """Which rows the gate value was computed on: a digest of the corpus and real-text test ids."""
+    digest = hashlib.sha256()
+    for origin in ("corpus", "real"):
+        digest.update(f"{origin}:".encode())
+        digest.update("\n".join(sorted(parts[origin]["id"].astype(str))).encode())
+    return digest.hexdigest()[:16]
 
 
 def gate_value(result: dict[str, Any]) -> float:
@@ -133,6 +143,7 @@ def evaluate_and_gate(
             gate_value(results[candidate]),
             tracking["gate_metric"],
             tracking["champion_alias"],
+            test_set_fingerprint(parts),
         )
         mlflow.set_tags(
             {

@@ -17,14 +17,14 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
 def sentence_windows(text: str, count: Callable[[str], int], budget: int) -> list[str]:
-    """Consecutive sentences packed greedily into windows of at most `budget` tokens (a single longer
-    sentence is its own window and is truncated by the tokenizer)."""
+    """Consecutive sentences packed greedily into windows of at most `budget` tokens; a sentence longer
+    than the budget (an unpunctuated rant) is cut into word runs that fit."""
     if count(text) <= budget:
         return [text]
     windows: list[str] = []
     current: list[str] = []
     used = 0
-    for sentence in (s for s in _SENTENCE_END.split(text) if s.strip()):
+    for sentence in (p for s in _SENTENCE_END.split(text) if s.strip() for p in _fit(s, count, budget)):
         n = count(sentence)
         if current and used + n > budget:
             windows.append(" ".join(current))
@@ -53,3 +53,19 @@ def pool_windows(
             np.maximum.at(pooled, owner, values)
         out[head] = pooled
     return out
+
+
+def _fit(sentence: str, count: Callable[[str], int], budget: int) -> list[str]:
+    """The sentence itself, or consecutive word runs of it that each fit the budget."""
+    if count(sentence) <= budget:
+        return [sentence]
+    runs: list[str] = []
+    current: list[str] = []
+    for word in sentence.split():
+        if current and count(" ".join([*current, word])) > budget:
+            runs.append(" ".join(current))
+            current = []
+        current.append(word)
+    if current:
+        runs.append(" ".join(current))
+    return runs

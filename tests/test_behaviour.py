@@ -79,3 +79,32 @@ def test_directional_flags_a_comment_made_more_positive():
 def test_noise_variants_are_deterministic_and_real_looking():
     a, b = noise_variants("The courier was late.", 1), noise_variants("The courier was late.", 1)
     assert a == b and {kind for kind, _ in a} == {"typo", "lower case", "@mention", "url", "no punctuation"}
+
+
+def test_no_suite_text_is_in_the_training_data():
+    """The suite is never trained on: no suite text (or variant, or text + addition) is contained in, or
+    contains, a written corpus or targeted training comment."""
+    import json
+    import re
+    from pathlib import Path
+
+    def key(text):
+        return " ".join(re.findall(r"\w+", text.lower()))
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    training = {
+        key(json.loads(line)["text"])
+        for folder in ("labelled", "targeted")
+        for path in (root / folder).glob("*.jsonl")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
+    suite = set()
+    for data in load_suites().values():
+        for capability in ("mft", "negation", "invariance", "directional"):
+            for case in data[capability]:
+                suite |= {key(case["text"]), *(key(v) for v in case.get("variants", []))}
+                if "add" in case:
+                    suite.add(key(case["text"] + case["add"]))
+    overlaps = [s for s in suite for t in training if min(len(s), len(t)) > 15 and (s in t or t in s)]
+    assert overlaps == []

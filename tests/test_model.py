@@ -183,6 +183,11 @@ def test_registry_gate_promotes_better_and_refuses_worse(trained):
     assert not worse.promoted and str(c.get_model_version_by_alias(name, "champion").version) == str(v1)
     better = promotion_gate(c, name, str(v2), 0.72, "test_macro_f1_mean", "champion")
     assert better.promoted and str(c.get_model_version_by_alias(name, "champion").version) == str(v2)
+    # scores measured on different test sets are not compared: the alias stays
+    promotion_gate(c, name, str(v2), 0.72, "gate_mean", "champion", test_set="aaaa")
+    other = promotion_gate(c, name, str(v1), 0.99, "gate_mean", "champion", test_set="bbbb")
+    assert not other.promoted and "another test set" in other.reason
+    assert str(c.get_model_version_by_alias(name, "champion").version) == str(v2)
 
 
 def test_pyfunc_round_trip_in_a_fresh_process(trained, tmp_path):

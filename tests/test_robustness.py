@@ -3,6 +3,8 @@ trimming (identical segmentation of known text, smaller matrix) and the primary-
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -37,6 +39,9 @@ def test_sentence_windows_fit_the_budget_and_keep_every_sentence():
     assert len(windows) > 1 and all(count(w) <= 40 for w in windows)
     assert " ".join(windows) == text
     assert sentence_windows("Short one.", count, 40) == ["Short one."]
+    rant = " ".join(["word"] * 1000)  # no sentence end at all: cut into runs, never truncated
+    runs = sentence_windows(rant, count, 100)
+    assert len(runs) == 10 and all(count(r) <= 100 for r in runs) and " ".join(runs) == rant
 
 
 def test_window_pooling_averages_sentiment_and_takes_the_strongest_aspect():
@@ -64,6 +69,17 @@ def test_long_comments_are_scored_over_windows_not_cut(tmp_path, params):
     windows = calls[0]
     assert len(windows) > 2 and windows[0] == "Коротко и ясно."
     assert any("на 11 часа" in w for w in windows)  # the last sentence is read, not cut off
+
+
+def test_slices_average_macro_f1_over_the_labels_they_have():
+    from evaluation.metrics import head_scores
+
+    y_true = np.array([[1, 0, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 1]])
+    y_pred = np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1]])
+    whole, sliced = head_scores("terms", y_true, y_pred), head_scores("terms", y_true, y_pred, True)
+    assert whole["macro_f1"] == pytest.approx((2 / 3 + 1) / 5) and sliced["macro_f1"] == pytest.approx(
+        (2 / 3 + 1) / 2
+    )
 
 
 def test_primary_labels_follow_cx_score_and_accuracy_skips_rows_without_consensus():
@@ -124,6 +140,9 @@ def test_trimmed_vocabulary_segments_known_text_identically_with_a_smaller_matri
     for text in known:
         assert full.tokenize(text) == small.tokenize(text)
     assert small.tokenize("zebra") != [] and small.unk_token_id == 3  # unseen words still spelt out
+    assert trim_encoder("xlm-roberta-base", known, 10, tmp_path) == Path(
+        "xlm-roberta-base"
+    )  # hub name: as is
     a, b = AutoModel.from_pretrained(unigram_encoder), AutoModel.from_pretrained(trimmed)
     x, y = full(known, padding=True, return_tensors="pt"), small(known, padding=True, return_tensors="pt")
     with torch.no_grad():
