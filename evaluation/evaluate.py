@@ -168,34 +168,25 @@ def promotion_gate(
         return GateDecision(True, version, value, version, value, f"already {alias}")
     tag = champion.tags.get(metric)
     champion_value = float(tag) if tag is not None else float("-inf")
+
+    def against_champion(promoted: bool, reason: str) -> GateDecision:
+        if promoted:
+            client.set_registered_model_alias(name, alias, version)
+        return GateDecision(promoted, version, value, str(champion.version), champion_value, reason)
+
     champion_set = champion.tags.get(f"{metric}_test_set")
     if test_set is not None and champion_set is not None and champion_set != test_set:
-        return GateDecision(
+        return against_champion(
             False,
-            version,
-            value,
-            str(champion.version),
-            champion_value,
             f"champion v{champion.version} was measured on another test set ({champion_set[:12]} vs "
             f"{test_set[:12]}): alias unchanged; run `cx evaluate` on it first or move the alias by hand",
         )
     if value >= champion_value:
-        client.set_registered_model_alias(name, alias, version)
-        return GateDecision(
-            True,
-            version,
-            value,
-            str(champion.version),
-            champion_value,
-            f"{metric} {value:.4f} >= champion v{champion.version} {champion_value:.4f}",
+        return against_champion(
+            True, f"{metric} {value:.4f} >= champion v{champion.version} {champion_value:.4f}"
         )
-    return GateDecision(
-        False,
-        version,
-        value,
-        str(champion.version),
-        champion_value,
-        f"{metric} {value:.4f} < champion v{champion.version} {champion_value:.4f}: alias unchanged",
+    return against_champion(
+        False, f"{metric} {value:.4f} < champion v{champion.version} {champion_value:.4f}: alias unchanged"
     )
 
 
