@@ -17,7 +17,7 @@ from pipeline.labels import FORCES, TERMS
 from tests.tiny import build_tiny_encoder, tiny_frames, tiny_params
 from training.calibration import expected_calibration_error, fit_temperature, tune_thresholds
 from training.targets import encode_targets
-from training.train import MultiTaskLoss, length_grouped_batches
+from training.train import MultiTaskLoss, autocast_dtype, epoch_rows, length_grouped_batches
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +131,26 @@ def test_length_grouped_batches_cover_everything_once():
     batches = length_grouped_batches(lengths, 8, 4, random.Random(0))
     flat = sorted(i for b in batches for i in b)
     assert flat == list(range(203)) and max(len(b) for b in batches) == 8
+
+
+def test_each_epoch_shows_every_labelled_row_and_its_own_block_of_public_rows():
+    import random
+
+    blocks = np.array([-1, 0, 1, -1, 2, 0, 1, 2])
+    assert epoch_rows(blocks, 1) == [0, 1, 3, 5] and epoch_rows(blocks, 2) == [0, 2, 3, 6]
+    assert epoch_rows(blocks, 4) == epoch_rows(blocks, 1)  # more epochs than blocks: wrap around
+    assert epoch_rows(np.array([-1, -1]), 3) == [0, 1]
+    batches = length_grouped_batches([5] * 8, 2, 2, random.Random(0), epoch_rows(blocks, 3))
+    assert sorted(i for b in batches for i in b) == [0, 3, 4, 7]
+
+
+def test_bf16_only_where_asked_or_where_the_cpu_has_it(monkeypatch):
+    assert autocast_dtype("fp32") is None and autocast_dtype("bf16") is torch.bfloat16
+    for probe in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"):
+        monkeypatch.setattr(torch.cpu, probe, lambda: False, raising=False)
+    assert autocast_dtype("auto") is None
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert autocast_dtype("auto") is torch.bfloat16
 
 
 @pytest.fixture(scope="module")

@@ -158,6 +158,8 @@ def test_public_rows_leave_out_our_labelled_rows_and_report_missing_sets(externa
     assert "airline_tweets_en:3" not in set(rows["id"]) and len(rows) == 6
     assert rows["terms"].isna().all() and set(rows["sentiment"]) == {"negative", "neutral"}
     assert any("cinexio" in m for m in messages)
+    blocked = public_rows(cfg, {"airline_tweets_en:3": "dev"}, "train", 2, 0, None, messages.append, blocks=3)
+    assert len(blocked) == 6 and sorted(blocked["block"]) == [0, 0, 1, 1, 2, 2]  # 2 per epoch, 3 epochs
 
 
 def test_training_frames_join_corpus_real_and_public_text(tmp_path, external, params, cleaner, monkeypatch):

@@ -3,6 +3,8 @@ trimming (identical segmentation of known text, smaller matrix) and the primary-
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,6 +140,9 @@ def test_trimmed_vocabulary_segments_known_text_identically_with_a_smaller_matri
     for text in known:
         assert full.tokenize(text) == small.tokenize(text)
     assert small.tokenize("zebra") != [] and small.unk_token_id == 3  # unseen words still spelt out
+    assert trim_encoder("xlm-roberta-base", known, 10, tmp_path) == Path(
+        "xlm-roberta-base"
+    )  # hub name: as is
     a, b = AutoModel.from_pretrained(unigram_encoder), AutoModel.from_pretrained(trimmed)
     x, y = full(known, padding=True, return_tensors="pt"), small(known, padding=True, return_tensors="pt")
     with torch.no_grad():

@@ -115,7 +115,8 @@ def load_splits(
     log: Callable[[str], None] = print,
 ) -> dict[str, pd.DataFrame]:
     """{split: cleaned frame} for the splits asked for (cleaning with lemmas is the slow part, so
-    evaluation does not clean the training split)."""
+    evaluation does not clean the training split). The train frame's `block` says in which epoch a public
+    row is shown (-1: every epoch; see `public_rows`); one block per scheduled epoch."""
     cfg = params["real"]
     cleaner = cleaner or Cleaner(params)
     labelled = pd.concat([corpus_frame(params), real_frame(params, log)], ignore_index=True)
@@ -126,10 +127,13 @@ def load_splits(
         parts = [labelled[labelled["split"] == split].drop(columns=["split"])]
         rows = cfg["public_rows_per_set"][split]
         if rows:
-            hand = real_train_labels(cfg, real_split) if split == "train" else None
-            public = public_rows(cfg, real_split, split, rows, params["seed"], hand, log)
+            train = split == "train"
+            hand = real_train_labels(cfg, real_split) if train else None
+            blocks = int(params["train"]["epochs"]) if train else 1
+            public = public_rows(cfg, real_split, split, rows, params["seed"], hand, log, blocks)
             parts.append(public.assign(origin="public"))
         frame = pd.concat(parts, ignore_index=True)
+        frame["block"] = frame["block"].fillna(-1).astype(int) if "block" in frame else -1
         if split == "train" and cfg["augment_share"] > 0:
             is_corpus = frame["origin"] == "corpus"
             noisy = augment(frame.loc[is_corpus, ["text"]], cfg["augment_share"], params["seed"])

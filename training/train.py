@@ -3,7 +3,8 @@
 Data flows through 🤗 datasets (tokenised once, cached on disk by content fingerprint); batches are
 length-grouped and padded dynamically; the embedding matrix can be frozen; training stops early on the
 dev macro-F1 (mean over heads); the best epoch is kept, then calibrated on dev (temperature per head,
-threshold per label) and saved as a bundle.
+threshold per label) and saved as a bundle. Each epoch shows the labelled rows and one block of public rows
+(see `training.data`); steps run under bf16 autocast where the CPU has native bf16.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from training.targets import encode_targets
 from training.vocab import trim_encoder
 
 CACHE_DIR = Path("outputs/cache")
+BF16_PROBES = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")  # torch.cpu feature checks
 
 
 def set_seed(seed: int) -> None:
@@ -71,12 +73,29 @@ def tokenize(
     )
 
 
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """bf16 autocast where the CPU multiplies bf16 natively (AMX / AVX-512 BF16: ~1.5x faster steps, the
+    weights and the optimizer stay fp32), else None (plain fp32). `precision`: auto | bf16 | fp32."""
+    if precision == "fp32":
+        return None
+    native = any(getattr(torch.cpu, probe, lambda: False)() for probe in BF16_PROBES)
+    if precision == "bf16" or native:
+        return torch.bfloat16
+    return None
+
+
+def epoch_rows(blocks: np.ndarray, epoch: int) -> list[int]:
+    """Rows shown in `epoch` (1-based): every row of block -1, and public rows of this epoch's block."""
+    count = int(blocks.max()) + 1 if len(blocks) and blocks.max() >= 0 else 1
+    return np.flatnonzero((blocks < 0) | (blocks == (epoch - 1) % count)).tolist()
+
+
 def length_grouped_batches(
-    lengths: list[int], batch_size: int, factor: int, rng: random.Random
+    lengths: list[int], batch_size: int, factor: int, rng: random.Random, rows: list[int] | None = None
 ) -> list[list[int]]:
     """Shuffle, cut into mega-batches, sort each by length, split into batches, shuffle the batches:
-    little padding, yet every epoch sees a different order."""
-    order = list(range(len(lengths)))
+    little padding, yet every epoch sees a different order. `rows`: the subset to batch (default all)."""
+    order = list(range(len(lengths))) if rows is None else list(rows)
     rng.shuffle(order)
     mega = batch_size * max(factor, 1)
     batches = []
@@ -151,17 +170,20 @@ def class_balance(targets: dict[str, np.ndarray], masks: dict[str, np.ndarray], 
 
 @torch.inference_mode()
 def predict_logits(
-    model: MultiTaskModel, dataset: Dataset, tokenizer, batch_size: int
+    model: MultiTaskModel, dataset: Dataset, tokenizer, batch_size: int, dtype: torch.dtype | None = None
 ) -> dict[str, np.ndarray]:
+    """Logits of every row; `dtype` autocasts (the per-epoch dev check), None is fp32 as at inference
+    (calibration)."""
     model.eval()
     order = np.argsort([len(x) for x in dataset["input_ids"]])
     out = {head: np.zeros((len(dataset), len(labels)), dtype=np.float32) for head, labels in HEADS.items()}
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size].tolist()
         batch = collate(dataset, idx, tokenizer)
-        logits = model(batch["input_ids"], batch["attention_mask"]).as_dict()
+        with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            logits = model(batch["input_ids"], batch["attention_mask"]).as_dict()
         for head, value in logits.items():
-            out[head][idx] = value.numpy()
+            out[head][idx] = value.float().numpy()
     return out
 
 
@@ -251,8 +273,10 @@ def fit_transformer(
     )
     rng = random.Random(params["seed"])
     lengths = [len(x) for x in train_ds["input_ids"]]
-    steps_per_epoch = -(-len(train_ds) // cfg["batch_size"])
-    total_steps = steps_per_epoch * cfg["epochs"]
+    blocks = frames["train"]["block"].to_numpy() if "block" in frames["train"] else np.full(len(lengths), -1)
+    shown = {epoch: epoch_rows(blocks, epoch) for epoch in range(1, cfg["epochs"] + 1)}
+    total_steps = sum(-(-len(rows) // cfg["batch_size"]) for rows in shown.values())
+    dtype = autocast_dtype(cfg["precision"])
     scheduler = get_linear_schedule_with_warmup(
         optimizer, int(cfg["warmup_ratio"] * total_steps), total_steps
     )
@@ -263,10 +287,14 @@ def fit_transformer(
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
         running = []
-        for idx in length_grouped_batches(lengths, cfg["batch_size"], cfg["length_group_factor"], rng):
+        batches = length_grouped_batches(
+            lengths, cfg["batch_size"], cfg["length_group_factor"], rng, shown[epoch]
+        )
+        for idx in batches:
             batch = collate(train_ds, idx, tokenizer)
-            logits = model(batch["input_ids"], batch["attention_mask"]).as_dict()
-            loss, _ = loss_fn(logits, batch)
+            with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                logits = model(batch["input_ids"], batch["attention_mask"]).as_dict()
+            loss, _ = loss_fn({head: value.float() for head, value in logits.items()}, batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -275,7 +303,7 @@ def fit_transformer(
             running.append(loss.item())
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{np.mean(running[-50:]):.3f}")
-        dev_logits = predict_logits(model, dev_ds, tokenizer, cfg["eval_batch_size"])
+        dev_logits = predict_logits(model, dev_ds, tokenizer, cfg["eval_batch_size"], dtype)
         default = {"terms": [0.5] * len(HEADS["terms"]), "forces": [0.5] * len(HEADS["forces"])}
         dev = score(probabilities(dev_logits, {h: 1.0 for h in HEADS}), default, dev_targets, dev_masks)
         record = {
@@ -314,6 +342,7 @@ def fit_transformer(
             "vocabulary": len(tokenizer),
             "best_epoch": best_epoch,
             "seed": params["seed"],
+            "precision": str(dtype or torch.float32).removeprefix("torch."),
         },
     )
     out_dir = fresh_dir(cfg["out_dir"])

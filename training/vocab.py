@@ -44,14 +44,15 @@ def kept_ids(spec: dict, used: set[int], keep_top: int) -> list[int]:
     chars = {i for i, (piece, _) in enumerate(vocab) if len(piece.lstrip("▁")) <= 1}
     keep = specials | used | set(by_score) | chars
     keep.add(spec["model"]["unk_id"])
-    return sorted(i for i in keep if i < len(vocab))
+    return sorted(keep)
 
 
 def trimmed_tokenizer_spec(spec: dict, keep: list[int]) -> dict:
     """The tokenizer.json with only `keep` pieces, ids renumbered in the same order."""
     new_id = {old: new for new, old in enumerate(keep)}
     spec = json.loads(json.dumps(spec))
-    spec["model"]["vocab"] = [spec["model"]["vocab"][i] for i in keep]
+    vocab = spec["model"]["vocab"]
+    spec["model"]["vocab"] = [vocab[i] for i in keep if i < len(vocab)]
     spec["model"]["unk_id"] = new_id[spec["model"]["unk_id"]]
     for token in spec["added_tokens"]:
         token["id"] = new_id[token["id"]]
@@ -62,9 +63,12 @@ def trimmed_tokenizer_spec(spec: dict, keep: list[int]) -> dict:
 
 
 def fingerprint(base_dir: Path, texts: list[str], keep_top: int) -> str:
+    """Cache key: the texts, the setting and the base folder's files (resolved path, size, mtime), so
+    another checkpoint with the same architecture never reuses a trimmed copy of this one."""
     digest = hashlib.sha256(f"{keep_top}|{len(texts)}".encode())
-    digest.update((base_dir / TOKENIZER_FILE).read_bytes()[:1_000_000])
-    digest.update(str((base_dir / WEIGHTS_FILE).stat().st_size).encode())
+    for name in (TOKENIZER_FILE, WEIGHTS_FILE):
+        stat = (base_dir / name).stat()
+        digest.update(f"{(base_dir / name).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     for text in texts:
         digest.update(text.encode("utf-8", "replace"))
     return digest.hexdigest()[:16]
@@ -72,11 +76,14 @@ def fingerprint(base_dir: Path, texts: list[str], keep_top: int) -> str:
 
 def trim_encoder(base_dir: str | Path, texts: list[str], keep_top: int, cache_dir: Path) -> Path:
     """A trimmed copy of the encoder folder `base_dir` (cached by fingerprint); returns its path, or
-    `base_dir` itself when its tokenizer is not a Unigram (sentencepiece) model."""
+    `base_dir` itself when it cannot be trimmed (not a local folder with `tokenizer.json` and
+    `model.safetensors`, or not a Unigram model with an unknown piece)."""
     base_dir = Path(base_dir)
+    if not ((base_dir / TOKENIZER_FILE).is_file() and (base_dir / WEIGHTS_FILE).is_file()):
+        return base_dir  # a hub name, a slow tokenizer or .bin weights: trained as it is, untrimmed
     spec = json.loads((base_dir / TOKENIZER_FILE).read_text(encoding="utf-8"))
-    if spec["model"]["type"] != "Unigram":  # only sentencepiece-style vocabularies are trimmed
-        return base_dir
+    if spec["model"]["type"] != "Unigram" or spec["model"].get("unk_id") is None:
+        return base_dir  # only sentencepiece-style vocabularies with an unknown piece are trimmed
     out = cache_dir / f"trimmed-{fingerprint(base_dir, texts, keep_top)}"
     if (out / MARKER).is_file():
         return out

@@ -182,9 +182,12 @@ def public_rows(
     seed: int,
     hand_labels: pd.DataFrame | None,
     log: Callable[[str], None] = print,
+    blocks: int = 1,
 ) -> pd.DataFrame:
-    """Up to `rows_per_set` rows of `split` from every set, minus our own labelled rows (those come with
-    full labels elsewhere): id, source, lang, text, sentiment, terms, forces (None = unlabelled head).
+    """Up to `rows_per_set` x `blocks` rows of `split` from every set, minus our own labelled rows (those
+    come with full labels elsewhere): id, source, lang, text, sentiment, terms, forces (None = unlabelled
+    head), block. Training shows block e in epoch e only, so each epoch costs `rows_per_set` rows per set
+    while the run as a whole sees `blocks` times as many different real comments.
     Distant TERMS/Forces are added when `hand_labels` (our labels, to measure the rules on) are given."""
     rules = usable_rules(cfg, distant_precision(cfg, hand_labels)) if hand_labels is not None else {}
     parts = []
@@ -201,7 +204,7 @@ def public_rows(
             continue
         rows = frame[(frame["split"] == split) & ~frame["rid"].isin(labelled_split)]
         rows = rows[rows["sentiment"].notna()]
-        rows = rows.sample(n=min(rows_per_set, len(rows)), random_state=seed)
+        rows = rows.sample(n=min(rows_per_set * blocks, len(rows)), random_state=seed)
         labels = distant_labels(rows, SOURCES[name], rules)
         parts.append(
             pd.DataFrame(
@@ -213,8 +216,9 @@ def public_rows(
                     "sentiment": rows["sentiment"],
                     "terms": labels["terms"],
                     "forces": labels["forces"],
+                    "block": [i % blocks for i in range(len(rows))],
                 }
             )
         )
-    columns = ["id", "source", "lang", "text", "sentiment", "terms", "forces"]
+    columns = ["id", "source", "lang", "text", "sentiment", "terms", "forces", "block"]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

@@ -31,12 +31,19 @@ CINEMA = re.compile(
     re.IGNORECASE,
 )
 SECOND_PASS_SHARE = 0.16
-# round 2 (after the first model): more of the texts the first model read worst, only from rows that
-# the public partition puts in train, so no held-out row is ever labelled for training
-ROUND2: dict[str, dict[str, int]] = {
-    "airline_tweets_en": {"negative": 450, "neutral": 200, "positive": 150},
-    "sentirueval_bank_ru": {"negative": 150, "neutral": 60, "positive": 90},
-    "sentirueval_ttk_ru": {"negative": 150, "neutral": 60, "positive": 90},
+# later rounds (after a model): more of the texts the model read worst, only from rows that the public
+# partition puts in train, so no held-out row is ever labelled for training
+ROUNDS: dict[int, dict[str, dict[str, int]]] = {
+    2: {  # after the first real-text model
+        "airline_tweets_en": {"negative": 450, "neutral": 200, "positive": 150},
+        "sentirueval_bank_ru": {"negative": 150, "neutral": 60, "positive": 90},
+        "sentirueval_ttk_ru": {"negative": 150, "neutral": 60, "positive": 90},
+    },
+    3: {  # after model v2: airline and telecom tweets were the weakest real-text sources
+        "airline_tweets_en": {"negative": 300, "neutral": 120, "positive": 80},
+        "sentirueval_bank_ru": {"negative": 120, "neutral": 60, "positive": 70},
+        "sentirueval_ttk_ru": {"negative": 200, "neutral": 80, "positive": 70},
+    },
 }
 
 
@@ -71,14 +78,18 @@ def draw(external_dir: str | Path, seed: int) -> pd.DataFrame:
     return sample
 
 
-def draw_round2(
-    sample: pd.DataFrame, public_split: dict[str, pd.Series], external_dir: str | Path, seed: int
-):
-    """Rows for the second labelling round: not yet sampled, in the public train part, stratified as
-    ROUND2 says; `public_split[source]` maps rid -> train/dev/test."""
+def draw_round(
+    number: int,
+    sample: pd.DataFrame,
+    public_split: dict[str, pd.Series],
+    external_dir: str | Path,
+    seed: int,
+) -> pd.DataFrame:
+    """Rows for labelling round `number`: not yet sampled, in the public train part, stratified by the
+    set's own sentiment as ROUNDS says; `public_split[source]` maps rid -> train/dev/test."""
     taken = set(sample["source"] + ":" + sample["id"])
     parts = []
-    for name, quotas in ROUND2.items():
+    for name, quotas in ROUNDS[number].items():
         frame = read_source(SOURCES[name], external_dir)
         rid = name + ":" + frame["id"]
         frame = frame[
@@ -87,6 +98,7 @@ def draw_round2(
         for value, n in quotas.items():
             pool = frame[frame["sentiment"] == value]
             parts.append(
-                pool.sample(n=min(n, len(pool)), random_state=seed + 2)[["source", "id", "lang", "text"]]
+                pool.sample(n=min(n, len(pool)), random_state=seed + number)[["source", "id", "lang", "text"]]
             )
-    return pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    drawn = pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    return drawn.assign(second_pass=False, round=number)
