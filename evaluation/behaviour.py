@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from training.augment import typo
+from pipeline.dataset.augment import typo
 
 CAPABILITIES = ("mft", "negation", "invariance", "directional")
 SUITE_DIR = Path(__file__).parent / "behaviour"

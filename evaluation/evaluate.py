@@ -14,17 +14,19 @@ from typing import Any
 
 import pandas as pd
 
-from evaluation.metrics import score
-from pipeline.inference import BundleMeta, Tagger
+from pipeline.bundle import BundleMeta
+from pipeline.dataset.targets import encode_targets
+from pipeline.inference import Tagger
 from pipeline.labels import HEADS
-from training.targets import encode_targets
+from pipeline.metrics import reliability_bins, score
 
 
 def evaluate_bundle(tagger: Tagger, frame: pd.DataFrame) -> dict[str, Any]:
     """Metrics on an already-cleaned labelled frame (columns text, lemmas, lang + labels)."""
     probs = tagger.probabilities(frame["text"].tolist(), frame["lemmas"].tolist())
     targets, masks = encode_targets(frame)
-    return score(probs, tagger.meta.thresholds, targets, masks, frame["lang"].to_numpy())
+    result = score(probs, tagger.thresholds, targets, masks, frame["lang"].to_numpy())
+    return result | {"reliability": reliability_bins(probs, targets, masks)}
 
 
 def _table(title: str, header: list[str], rows: list[list[str]]) -> list[str]:

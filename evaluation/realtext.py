@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evaluation.metrics import head_scores, primary_accuracy, primary_labels, score
+from pipeline.dataset.targets import encode_targets
 from pipeline.labels import HEADS, NO_LABEL, SENTIMENTS
-from training.targets import encode_targets
+from pipeline.metrics import head_scores, primary_accuracy, primary_labels, reliability_bins, score
 
 
 def _groups(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -30,19 +30,20 @@ def real_text_results(tagger, frame: pd.DataFrame) -> dict[str, Any]:
     per source, on cleaned labelled rows whose labels are the consensus (None = no consensus)."""
     probs = tagger.probabilities(frame["text"].tolist(), frame["lemmas"].tolist())
     targets, masks = encode_targets(frame)
-    result = score(probs, tagger.meta.thresholds, targets, masks, frame["lang"].to_numpy())
-    result["primary"] = primary_accuracy(probs, tagger.meta.thresholds, frame, _groups(frame))
+    result = score(probs, tagger.thresholds, targets, masks, frame["lang"].to_numpy())
+    result["primary"] = primary_accuracy(probs, tagger.thresholds, frame, _groups(frame))
     result["by_source"] = {
         source: score(
             {h: p[rows] for h, p in probs.items()},
-            tagger.meta.thresholds,
+            tagger.thresholds,
             {h: t[rows] for h, t in targets.items()},
             {h: m[rows] for h, m in masks.items()},
             slice_only=True,
         )["overall"]
         for source, rows in ((s, (frame["source"] == s).to_numpy()) for s in sorted(frame["source"].unique()))
     }
-    result["errors"] = error_analysis(probs, tagger.meta.thresholds, frame)
+    result["errors"] = error_analysis(probs, tagger.thresholds, frame)
+    result["reliability"] = reliability_bins(probs, targets, masks)
     return result
 
 

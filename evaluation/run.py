@@ -1,8 +1,8 @@
 """`cx evaluate` as an MLflow run: every trained bundle on the real-text test split, the corpus test split,
 the public sets' held-out parts and the behavioural suite; reports; and the champion gate.
 
-The gate compares the mean of the real-text and the corpus test macro-F1 (`tracking.gate_metric`), so a
-model that learns the corpus style at the cost of real text cannot become champion, nor the reverse.
+The gate compares `tracking.gate_metric`, by default the mean of the real-text and the corpus test macro-F1,
+so a model that learns the corpus style at the cost of real text cannot become champion, nor the reverse.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import mlflow
-import numpy as np
 
-from evaluation.behaviour import CAPABILITIES, behaviour_markdown, run_behaviour
+from evaluation.behaviour import behaviour_markdown, run_behaviour
 from evaluation.evaluate import (
     GateDecision,
     errors_markdown,
@@ -28,18 +27,22 @@ from evaluation.evaluate import (
     registered_version,
     write_reports,
 )
-from evaluation.metrics import flat_metrics
-from evaluation.plots import confusion_figure
 from evaluation.realtext import public_sentiment, real_text_results
+from evaluation.tracked import gate_metric_value, headline_metrics, write_tracked
+from pipeline.bundle import META_FILE, ModelKind
+from pipeline.dataset.frames import load_splits
+from pipeline.figures import confusion_figure
 from pipeline.inference import Tagger
 from pipeline.labels import HEADS
 from pipeline.tracking import client, configure, git_commit
-from training.data import load_splits
 
 
 def bundles(params: dict[str, Any]) -> dict[str, Path]:
-    found = {"transformer": Path(params["train"]["out_dir"]), "baseline": Path(params["baseline"]["out_dir"])}
-    return {name: path for name, path in found.items() if (path / "cx_model.json").is_file()}
+    found = {
+        ModelKind.TRANSFORMER: Path(params["train"]["out_dir"]),
+        ModelKind.BASELINE: Path(params["baseline"]["out_dir"]),
+    }
+    return {kind.value: path for kind, path in found.items() if (path / META_FILE).is_file()}
 
 
 def test_set_fingerprint(parts: dict[str, Any]) -> str:
@@ -51,31 +54,10 @@ def test_set_fingerprint(parts: dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
-def gate_value(result: dict[str, Any]) -> float:
-    """Mean of the corpus and real-text test macro-F1 means (the corpus alone where no real text is)."""
-    parts = [result["corpus"]["macro_f1_mean"]]
-    if result.get("real"):
-        parts.append(result["real"]["macro_f1_mean"])
-    return float(np.mean(parts))
-
-
 def _log_metrics(
     name: str, result: dict[str, Any], public: dict[str, Any], behaviour: dict[str, Any]
 ) -> None:
-    mlflow.log_metrics(flat_metrics(result["corpus"], f"test_{name}"))
-    if result.get("real"):
-        mlflow.log_metrics(flat_metrics(result["real"], f"real_test_{name}"))
-        for group, heads in result["real"]["primary"].items():
-            key = group.replace(":", "_")
-            for head, value in heads.items():
-                if value["n"]:
-                    mlflow.log_metric(f"real_test_{name}_{key}_primary_{head}_accuracy", value["accuracy"])
-    mlflow.log_metric(f"test_{name}_gate_mean", gate_value(result))
-    for set_name, per_model in public.items():
-        mlflow.log_metric(f"public_{set_name}_{name}_sentiment_macro_f1", per_model[name]["macro_f1"])
-    for lang, caps in behaviour.get(name, {}).items():
-        for cap in CAPABILITIES:
-            mlflow.log_metric(f"behaviour_{name}_{lang}_{cap}_pass_rate", caps[cap]["rate"])
+    mlflow.log_metrics(headline_metrics(name, result, public, behaviour))
     for part in ("corpus", "real"):
         if result.get(part):
             for head in HEADS:
@@ -120,6 +102,7 @@ def evaluate_and_gate(
         markdown += errors_markdown(results[candidate]["real"]["errors"])
     report = {"test": results, "public_sentiment": public, "behaviour": behaviour}
     md, js = write_reports(report, markdown, out_dir)
+    write_tracked(results, public, behaviour, Path(ecfg["metrics"]), Path(ecfg["plots_dir"]))
     tracking = params["tracking"]
     with mlflow.start_run(run_name=f"evaluate-{candidate}"):
         mlflow.set_tags({"stage": "evaluate", "candidate": candidate, "git_commit": git_commit()})
@@ -140,7 +123,7 @@ def evaluate_and_gate(
             client(),
             params["model"]["name"],
             version,
-            gate_value(results[candidate]),
+            gate_metric_value(tracking["gate_metric"], candidate, results[candidate], public, behaviour),
             tracking["gate_metric"],
             tracking["champion_alias"],
             test_set_fingerprint(parts),

@@ -24,11 +24,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from pipeline.cleaning.cleaner import CleanResult
 from pipeline.cleaning.files import keep_apart, partition
 from pipeline.inference import Tagger
+from pipeline.progress import progress as progress_bar
 from pipeline.tables import (
     FORMATS,
     TableError,
@@ -232,8 +232,8 @@ def score_file(
     )
     new_ids: set[str] = set()
     first_row = 1
-    with tqdm(
-        total=count_rows(input_path), desc=f"score {input_path.name}", unit=" rows", disable=not progress
+    with progress_bar(
+        total=count_rows(input_path), desc=f"score {input_path.name}", unit=" rows", enabled=progress
     ) as bar:
         for k, chunk in enumerate(iter_table(input_path, chunksize=opts.chunk_size)):
             require_columns(chunk, input_path, [opts.text_col])

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from pipeline.settings import check_params
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,7 +37,9 @@ def params_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 @lru_cache(maxsize=8)
 def _load(path: str) -> dict[str, Any]:
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+        params = yaml.safe_load(fh) or {}
+    check_params(params, path)  # a typo or a bad value stops here, naming the key (pipeline.settings)
+    return params
 
 
 def load_params(explicit: str | os.PathLike[str] | None = None) -> dict[str, Any]:

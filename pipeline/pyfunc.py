@@ -43,13 +43,24 @@ class CxTermsModel(mlflow.pyfunc.PythonModel):
     ) -> pd.DataFrame:
         if "text" not in model_input.columns:
             raise ValueError(f"input needs a 'text' column; got {list(model_input.columns)}")
-        return self.tagger.tag(model_input["text"].tolist()).astype(str)
+        return typed_output(self.tagger.tag(model_input["text"].tolist()))
+
+
+def typed_output(frame: pd.DataFrame) -> pd.DataFrame:
+    """Probabilities as floats (NaN where a row could not be tagged), everything else as text ("" where
+    empty): a schema that Spark and other consumers can declare."""
+    out = frame.copy()
+    probs = [c for c in out.columns if c.startswith("p_") or c == "sentiment_prob"]
+    out[probs] = out[probs].astype("float64")
+    rest = [c for c in out.columns if c not in probs]
+    out[rest] = out[rest].astype(object).where(out[rest].notna(), "").astype(str)
+    return out
 
 
 def log_bundle(tagger, registered_name: str, example_texts: list[str]):
     """Log the tagger's bundle as a pyfunc model in the active run and register it; returns the version."""
     example = pd.DataFrame({"text": example_texts})
-    output = tagger.tag(example_texts).astype(str)
+    output = typed_output(tagger.tag(example_texts))
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=CxTermsModel(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pipeline.inference import META_FILE, BundleMeta
+from pipeline.bundle import META_FILE, BundleError, BundleMeta
 from pipeline.pyfunc import BUNDLE_ARTIFACT
 
 
@@ -15,9 +15,10 @@ class ModelNotFound(RuntimeError):
 
 
 def resolve_model(ref: str, params: dict[str, Any]) -> tuple[Path, str]:
+    """(bundle folder, version label); a bundle this version cannot read is ModelNotFound with the reason."""
     path = Path(ref)
     if (path / META_FILE).is_file():
-        info = BundleMeta.load(path).info
+        info = _readable(path).info
         version = info.get("registered_version")
         label = f"{info.get('registered_name')}/{version}" if version else f"local:{path.name}"
         return path, label
@@ -42,7 +43,16 @@ def resolve_model(ref: str, params: dict[str, Any]) -> tuple[Path, str]:
             "Train and evaluate a model first (`cx train`, `cx evaluate` sets @champion), "
             "or pass --model models/cx-terms"
         ) from exc
-    return bundle_in(local), f"{name}/{version}"
+    bundle = bundle_in(local)
+    _readable(bundle)
+    return bundle, f"{name}/{version}"
+
+
+def _readable(bundle: Path) -> BundleMeta:
+    try:
+        return BundleMeta.load(bundle)
+    except BundleError as exc:
+        raise ModelNotFound(str(exc)) from exc
 
 
 def bundle_in(model_dir: Path) -> Path:

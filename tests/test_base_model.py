@@ -104,3 +104,18 @@ def test_materialize_is_idempotent_and_detects_tampering(converted):
     finally:
         config.write_text(original)
     assert is_intact(path)
+
+
+def test_materialisation_gives_the_same_bytes_every_time(converted, tmp_path):
+    """DVC hashes the base-model folder: converting the same wheel twice must not change a byte."""
+    import hashlib
+
+    from training.base_model import materialize
+
+    path, cfg, _ = converted
+    again = materialize(dict(cfg, dir=str(tmp_path / "again")), log=lambda m: None)
+
+    def digests(folder):
+        return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir())}
+
+    assert digests(again) == digests(path)

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from training.corpus.contract import validate_corpus
-from training.corpus.split import assign_splits, near_duplicate_groups
+from pipeline.dataset.corpus.contract import validate_corpus
+from pipeline.dataset.corpus.split import assign_splits, near_duplicate_groups
 
 GOOD = {
     "lang": "ru",

@@ -6,18 +6,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
+from pipeline.dataset.targets import encode_targets
 from pipeline.decode import decode, sigmoid, softmax
 from pipeline.labels import FORCES, TERMS
+from pipeline.metrics import expected_calibration_error
 from tests.tiny import build_tiny_encoder, tiny_frames, tiny_params
-from training.calibration import expected_calibration_error, fit_temperature, tune_thresholds
-from training.targets import encode_targets
+from training.calibration import fit_temperature, tune_thresholds
 from training.train import MultiTaskLoss, autocast_dtype, epoch_rows, length_grouped_batches
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -173,20 +177,31 @@ def trained(tiny_encoder, tmp_path_factory, params):
 
 
 def test_training_writes_a_calibrated_bundle_and_registers_it(trained):
+    from safetensors.torch import load_file
+
     from pipeline.inference import Tagger
 
-    _, _, transformer, _, v1, v2 = trained
+    p, _, transformer, _, v1, v2 = trained
     assert (transformer.bundle_dir / "encoder" / "config.json").is_file()
-    assert len(transformer.history) >= 1 and transformer.meta.info["registered_version"] == str(v1)
+    assert [h["epoch"] for h in transformer.history] == list(range(1, p["train"]["epochs"] + 1))
+    assert transformer.meta.info["registered_version"] == str(v1)
+    # the optimizer really stepped: the saved encoder differs from the one training started from
+    start = load_file(str(Path(p["model"]["encoder"]) / "model.safetensors"))
+    saved = load_file(str(transformer.bundle_dir / "encoder" / "model.safetensors"))
+    moved = [k for k in start if k in saved and not torch.equal(start[k], saved[k])]
+    assert len(moved) > len(start) // 2
     assert set(transformer.meta.temperature) == {"sentiment", "terms", "forces"}
     assert len(transformer.meta.thresholds["terms"]) == 5
     tagged = Tagger(transformer.bundle_dir).tag(["Курьер опоздал на два часа", None, "Great, thanks!"])
     assert tagged["error"].tolist() == [None, "missing", None]
-    assert tagged.loc[0, "lang"] == "ru" and tagged.loc[0, "sentiment"] in {"negative", "neutral", "positive"}
-    probs = tagged.loc[
-        [0, 2], ["p_sentiment_negative", "p_sentiment_neutral", "p_sentiment_positive"]
-    ].astype(float)
+    assert tagged.loc[0, "lang"] == "ru"
+    columns = ["p_sentiment_negative", "p_sentiment_neutral", "p_sentiment_positive"]
+    probs = tagged.loc[[0, 2], columns].astype(float)
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)
+    # the label is the decision the bundle's probabilities imply, not any one of the three
+    assert tagged.loc[[0, 2], "sentiment"].tolist() == [
+        c.removeprefix("p_sentiment_") for c in probs.idxmax(axis=1)
+    ]
     assert int(v2) == int(v1) + 1
 
 
@@ -197,6 +212,8 @@ def test_registry_gate_promotes_better_and_refuses_worse(trained):
     p, *_rest, v1, v2 = trained
     configure(p)
     c, name = client(), p["model"]["name"]
+    if "champion" in c.get_registered_model(name).aliases:  # start without a champion, whatever ran before
+        c.delete_registered_model_alias(name, "champion")
     first = promotion_gate(c, name, str(v1), 0.70, "test_macro_f1_mean", "champion")
     assert first.promoted and str(c.get_model_version_by_alias(name, "champion").version) == str(v1)
     worse = promotion_gate(c, name, str(v2), 0.65, "test_macro_f1_mean", "champion")
@@ -212,12 +229,20 @@ def test_registry_gate_promotes_better_and_refuses_worse(trained):
 
 def test_pyfunc_round_trip_in_a_fresh_process(trained, tmp_path):
     p, *_ = trained
+    # the editable install is switched off in that process: the model must bring its own code (code_paths)
     script = f"""
+import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+sys.path[:] = [x for x in sys.path if x not in ("", {str(REPO)!r})]
+import importlib.util
+assert importlib.util.find_spec("pipeline") is None, "cx-terms is still importable"
 import json, mlflow, pandas as pd
 mlflow.set_tracking_uri({p["tracking"]["uri"]!r})
 model = mlflow.pyfunc.load_model("models:/{p["model"]["name"]}/1")
 out = model.predict(pd.DataFrame({{"text": ["Доставката закъсня с два дни", "App keeps crashing"]}}))
-print(json.dumps({{"cols": list(out.columns), "langs": out["lang"].tolist(), "n": len(out)}}))
+import pipeline
+print(json.dumps({{"cols": list(out.columns), "langs": out["lang"].tolist(), "n": len(out),
+                  "code": pipeline.__file__, "dtypes": {{c: str(t) for c, t in out.dtypes.items()}}}}))
 """
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300
@@ -225,6 +250,9 @@ print(json.dumps({{"cols": list(out.columns), "langs": out["lang"].tolist(), "n"
     assert result.returncode == 0, result.stderr[-3000:]
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["n"] == 2 and payload["langs"] == ["bg", "en"]
+    assert not payload["code"].startswith(str(REPO))  # imported from the model's artifacts
+    assert payload["dtypes"]["p_terms_time"] == "float64" and payload["dtypes"]["sentiment_prob"] == "float64"
+    assert payload["dtypes"]["sentiment"] == "object"
     assert {"sentiment", "terms", "forces", "p_terms_time", "p_force_enjoyment"} <= set(payload["cols"])
 
 
@@ -263,6 +291,27 @@ def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
     expected = np.mean([payload["test"]["transformer"][k]["macro_f1_mean"] for k in ("corpus", "real")])
     assert decision.candidate_value == pytest.approx(expected)
     assert decision.candidate_version == str(trained[4])
+    # what DVC tracks: the same scalars as MLflow, per-label F1 and reliability tables
+    metrics = json.loads(Path(p["evaluation"]["metrics"]).read_text())
+    assert metrics["transformer"]["test_transformer_gate_mean"] == pytest.approx(expected)
+    plots = Path(p["evaluation"]["plots_dir"])
+    f1 = pd.read_csv(plots / "per_label_f1.csv")
+    assert len(f1) == 14 and {"transformer_corpus", "transformer_real", "baseline_corpus"} <= set(f1.columns)
+    reliability = pd.read_csv(plots / "reliability_terms.csv")
+    assert len(reliability) and reliability["confidence_bin"].between(0, 1).all()
+
+
+def test_the_gate_compares_the_configured_metric():
+    from evaluation.tracked import gate_metric_value
+
+    result = {
+        "corpus": {"macro_f1_mean": 0.8, "overall": {}, "by_lang": {}},
+        "real": {"macro_f1_mean": 0.6, "overall": {}, "by_lang": {}, "primary": {}},
+    }
+    assert gate_metric_value("test_gate_mean", "transformer", result, {}, {}) == pytest.approx(0.7)
+    assert gate_metric_value("real_test_macro_f1_mean", "transformer", result, {}, {}) == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="did you mean test_gate_mean"):
+        gate_metric_value("test_gate_maen", "transformer", result, {}, {})
 
 
 def test_every_run_lands_in_the_configured_experiment(trained):

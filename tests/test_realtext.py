@@ -8,9 +8,15 @@ import json
 import pandas as pd
 import pytest
 
-from training.realtext.labels import attach_texts, consensus, read_labels
-from training.realtext.public import distant_labels, distant_precision, partition, public_rows, usable_rules
-from training.realtext.sources import SOURCES
+from pipeline.dataset.realtext.labels import attach_texts, consensus, read_labels
+from pipeline.dataset.realtext.public import (
+    distant_labels,
+    distant_precision,
+    partition,
+    public_rows,
+    usable_rules,
+)
+from pipeline.dataset.realtext.sources import SOURCES
 
 
 def _write_labels(path, records):
@@ -167,7 +173,7 @@ def test_training_frames_join_corpus_real_and_public_text(tmp_path, external, pa
     a measured distant rule applies, noise only on corpus train rows."""
     import copy
 
-    import training.data as data
+    import pipeline.dataset.frames as data
 
     corpus = pd.DataFrame(
         {
@@ -225,7 +231,7 @@ def test_training_frames_join_corpus_real_and_public_text(tmp_path, external, pa
 
 
 def test_reposts_with_other_links_are_one_text_and_conflicting_ids_are_dropped(tmp_path):
-    from training.realtext.sources import grouping_text, read_source
+    from pipeline.dataset.realtext.sources import grouping_text, read_source
 
     a = grouping_text("Сбербанк и ВТБ попадут под санкции ЕС: http://t.co/AbC123 #новости")
     b = grouping_text("RT @news: Сбербанк и ВТБ попадут под санкции ЕС: http://t.co/XyZ789")

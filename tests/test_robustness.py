@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluation.metrics import primary_accuracy, primary_labels
+from pipeline.dataset.augment import augment, perturb
 from pipeline.labels import TERMS
+from pipeline.metrics import primary_accuracy, primary_labels
 from pipeline.windows import pool_windows, sentence_windows
-from training.augment import augment, perturb
 
 
 def test_augmentation_is_seeded_touches_the_share_asked_and_keeps_labels():
@@ -72,7 +72,7 @@ def test_long_comments_are_scored_over_windows_not_cut(tmp_path, params):
 
 
 def test_slices_average_macro_f1_over_the_labels_they_have():
-    from evaluation.metrics import head_scores
+    from pipeline.metrics import head_scores
 
     y_true = np.array([[1, 0, 0, 0, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 1]])
     y_pred = np.array([[1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1]])

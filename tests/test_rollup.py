@@ -170,11 +170,17 @@ def test_missing_text_column_is_explained(scored):
 
 
 def test_cli_rollup_and_report(scored, tmp_path, params, monkeypatch):
+    import yaml
     from typer.testing import CliRunner
 
     from pipeline.cli import app
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracking = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": str(tmp_path / "mlartifacts")}
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump(params | {"tracking": params["tracking"] | tracking})
+    )
+    monkeypatch.setenv("CX_PARAMS", str(tmp_path / "params.yaml"))  # MLflow writes under tmp_path only
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     scored.rename(columns={"text": "comment"}).to_csv(tmp_path / "scored.csv", index=False)
     runner = CliRunner()
     args = [
@@ -192,6 +198,7 @@ def test_cli_rollup_and_report(scored, tmp_path, params, monkeypatch):
     done = runner.invoke(app, [*args, "--text-col", "comment"])
     assert done.exit_code == 0, done.output
     assert json.loads((tmp_path / "rollup" / "summary.json").read_text())["overall"]["comments"] == 10
+    assert list((tmp_path / "mlartifacts").rglob("summary.json"))  # the run's artifacts landed here
     report = runner.invoke(app, ["report", str(tmp_path / "rollup"), "--out", str(tmp_path / "r.html")])
     assert report.exit_code == 0, report.output
     assert "cx-terms/7" in (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -127,6 +127,7 @@ def tiny_params(params: dict, encoder: Path, tmp: Path) -> dict:
     }
     p["baseline"] |= {"out_dir": str(tmp / "baseline"), "min_df": 1}
     p["tracking"] |= {"uri": f"sqlite:///{tmp / 'mlflow.db'}", "artifacts": str(tmp / "mlartifacts")}
+    p["evaluation"] |= {"metrics": str(tmp / "metrics.json"), "plots_dir": str(tmp / "plots")}
     return p
 
 
@@ -134,7 +135,7 @@ def build_tiny_bundle(out_dir: Path, params: dict) -> Path:
     """An untrained (random-weight) bundle: enough to exercise batch scoring mechanics in seconds."""
     import torch
 
-    from pipeline.inference import TRANSFORMER, BundleMeta, save_cleaning_params
+    from pipeline.bundle import BundleMeta, ModelKind, save_cleaning_params
     from pipeline.model import ENCODER_DIR, MultiTaskModel
 
     encoder = build_tiny_encoder(out_dir.parent / f"{out_dir.name}-encoder")
@@ -146,7 +147,7 @@ def build_tiny_bundle(out_dir: Path, params: dict) -> Path:
 
     AutoTokenizer.from_pretrained(encoder).save_pretrained(out_dir / ENCODER_DIR)
     BundleMeta(
-        kind=TRANSFORMER,
+        kind=ModelKind.TRANSFORMER,
         prefix="query: ",
         max_length=32,
         info={"registered_name": "tiny", "registered_version": "0"},

@@ -295,7 +295,7 @@ def materialize(cfg: dict[str, Any], log: Callable[[str], None] = print) -> Path
             "equivalent_to": cfg.get("hub_name"),
             "verification": check.__dict__,
         }
-    record |= {"files": _checksums(out_dir), "seconds": round(time.time() - started, 1)}
+    record["files"] = _checksums(out_dir)  # no timestamps or timings: the same input gives the same bytes
     (out_dir / MANIFEST).write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
-    log(f"base model ready at {out_dir}")
+    log(f"base model ready at {out_dir} ({time.time() - started:.0f} s)")
     return out_dir

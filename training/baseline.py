@@ -10,8 +10,8 @@ import joblib
 import pandas as pd
 
 from pipeline.baseline import TfidfHeads
-from pipeline.inference import BASELINE, BASELINE_FILE, BundleMeta
-from training.targets import encode_targets
+from pipeline.bundle import BASELINE_FILE, BundleMeta, ModelKind
+from pipeline.dataset.targets import encode_targets
 from training.train import FitResult, calibrated_dev, fresh_dir
 
 
@@ -34,7 +34,7 @@ def fit_baseline(params: dict[str, Any], frames: dict[str, pd.DataFrame]) -> Fit
         dev_logits, frames["dev"], params["train"]["threshold_grid"]
     )
     meta = BundleMeta(
-        kind=BASELINE,
+        kind=ModelKind.BASELINE,
         temperature=temperature,
         thresholds=thresholds,
         info={"seed": params["seed"], **{k: cfg[k] for k in ("word_ngrams", "char_ngrams", "C")}},

@@ -7,8 +7,6 @@ on the calibrated dev probabilities to maximise that label's F1.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 from scipy.optimize import minimize_scalar
 from sklearn.metrics import f1_score
@@ -52,43 +50,3 @@ def tune_thresholds(probs: np.ndarray, y: np.ndarray, grid: tuple[float, float, 
         ties = [t for t, s in zip(candidates, scores, strict=True) if s >= best - 1e-12]
         chosen.append(float(min(ties, key=lambda t: abs(t - 0.5))))
     return chosen
-
-
-def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    """ECE: |accuracy - confidence| per equal-width confidence bin, weighted by bin size."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ece = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        in_bin = (confidence > lo) & (confidence <= hi)
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
-
-
-def reliability(
-    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-bin mean confidence, accuracy and count, for reliability diagrams."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    conf, acc, count = [], [], []
-    for lo, hi in itertools.pairwise(edges):
-        in_bin = (confidence > lo) & (confidence <= hi)
-        count.append(int(in_bin.sum()))
-        conf.append(float(confidence[in_bin].mean()) if in_bin.any() else np.nan)
-        acc.append(float(correct[in_bin].mean()) if in_bin.any() else np.nan)
-    return np.array(conf), np.array(acc), np.array(count)
-
-
-def calibration_views(
-    probs: dict[str, np.ndarray], targets: dict[str, np.ndarray], masks: dict[str, np.ndarray]
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(confidence, correct) per head: top-label for sentiment, every label decision for sigmoid heads."""
-    views = {}
-    m = masks["sentiment"]
-    p, y = probs["sentiment"][m], targets["sentiment"][m]
-    views["sentiment"] = (p.max(axis=1), (p.argmax(axis=1) == y).astype(float))
-    for head in ("terms", "forces"):
-        m = masks[head]
-        p, y = probs[head][m].ravel(), targets[head][m].ravel()
-        views[head] = (np.maximum(p, 1 - p), ((p >= 0.5) == (y >= 0.5)).astype(float))
-    return views

@@ -14,19 +14,19 @@ import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 
-from evaluation.metrics import flat_metrics
-from evaluation.plots import confusion_figure, reliability_figure
+from pipeline.bundle import BundleMeta, ModelKind, save_cleaning_params
+from pipeline.dataset.frames import load_splits
+from pipeline.dataset.targets import encode_targets
 from pipeline.decode import probabilities
-from pipeline.inference import BundleMeta, Tagger, save_cleaning_params
+from pipeline.figures import confusion_figure, reliability_figure
+from pipeline.inference import Tagger
 from pipeline.labels import HEADS
+from pipeline.metrics import calibration_views, expected_calibration_error, flat_metrics
 from pipeline.pyfunc import log_bundle
 from pipeline.tracking import client, configure, git_commit
-from training.calibration import calibration_views, expected_calibration_error
-from training.data import load_splits
-from training.targets import encode_targets
 from training.train import FitResult
 
-TRANSFORMER, BASELINE = "transformer", "baseline"
+TRANSFORMER, BASELINE = ModelKind.TRANSFORMER, ModelKind.BASELINE
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:

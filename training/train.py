@@ -4,7 +4,7 @@ Data flows through 🤗 datasets (tokenised once, cached on disk by content fing
 length-grouped and padded dynamically; the embedding matrix can be frozen; training stops early on the
 dev macro-F1 (mean over heads); the best epoch is kept, then calibrated on dev (temperature per head,
 threshold per label) and saved as a bundle. Each epoch shows the labelled rows and one block of public rows
-(see `training.data`); steps run under bf16 autocast where the CPU has native bf16.
+(see `pipeline.dataset.frames`); steps run under bf16 autocast where the CPU has native bf16.
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ import pandas as pd
 import torch
 from datasets import Dataset
 from torch import nn
-from tqdm import tqdm
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-from evaluation.metrics import score
+from pipeline.bundle import BundleMeta, ModelKind
+from pipeline.dataset.targets import encode_targets
 from pipeline.decode import probabilities
-from pipeline.inference import TRANSFORMER, BundleMeta
 from pipeline.labels import HEADS
+from pipeline.metrics import score
 from pipeline.model import ENCODER_DIR, MultiTaskModel
+from pipeline.progress import progress as progress_bar
 from training.calibration import fit_temperature, tune_thresholds
-from training.targets import encode_targets
 from training.vocab import trim_encoder
 
 CACHE_DIR = Path("outputs/cache")
@@ -283,7 +283,7 @@ def fit_transformer(
 
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state, stale = -1.0, 0, None, 0
-    bar = tqdm(total=total_steps, desc="fine-tune", unit="step", disable=not progress)
+    bar = progress_bar(total=total_steps, desc="fine-tune", unit="step", enabled=progress)
     for epoch in range(1, cfg["epochs"] + 1):
         model.train()
         running = []
@@ -302,7 +302,7 @@ def fit_transformer(
             optimizer.zero_grad(set_to_none=True)
             running.append(loss.item())
             bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{np.mean(running[-50:]):.3f}")
+            bar.set_postfix(epoch=epoch, loss=f"{np.mean(running[-50:]):.3f}", refresh=False)
         dev_logits = predict_logits(model, dev_ds, tokenizer, cfg["eval_batch_size"], dtype)
         default = {"terms": [0.5] * len(HEADS["terms"]), "forces": [0.5] * len(HEADS["forces"])}
         dev = score(probabilities(dev_logits, {h: 1.0 for h in HEADS}), default, dev_targets, dev_masks)
@@ -332,7 +332,7 @@ def fit_transformer(
     dev_logits = predict_logits(model, dev_ds, tokenizer, cfg["eval_batch_size"])
     temperature, thresholds, dev_final = calibrated_dev(dev_logits, frames["dev"], cfg["threshold_grid"])
     meta = BundleMeta(
-        kind=TRANSFORMER,
+        kind=ModelKind.TRANSFORMER,
         temperature=temperature,
         thresholds=thresholds,
         prefix=mcfg["prefix"],

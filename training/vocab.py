@@ -19,8 +19,9 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
-from tqdm import tqdm
 from transformers import AutoConfig, AutoTokenizer
+
+from pipeline.progress import progress as progress_bar
 
 TOKENIZER_FILE = "tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -30,9 +31,11 @@ MARKER = "cx_trimmed_vocab.json"
 def used_pieces(tokenizer, texts: Iterable[str], batch: int = 2048) -> set[int]:
     ids: set[int] = set()
     texts = list(texts)
-    for start in tqdm(range(0, len(texts), batch), desc="vocabulary", unit="batch", mininterval=5):
-        for row in tokenizer(texts[start : start + batch], add_special_tokens=False)["input_ids"]:
-            ids.update(row)
+    with progress_bar(total=len(texts), desc="vocabulary", unit=" texts") as bar:
+        for start in range(0, len(texts), batch):
+            for row in tokenizer(texts[start : start + batch], add_special_tokens=False)["input_ids"]:
+                ids.update(row)
+            bar.update(min(batch, len(texts) - start))
     return ids
 
 

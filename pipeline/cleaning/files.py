@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from pipeline.cleaning.cleaner import Cleaner, CleanResult
+from pipeline.progress import progress as progress_bar
 from pipeline.tables import (
     TableWriter,
     check_readable,
@@ -90,7 +90,7 @@ def clean_file(
     with (
         TableWriter(output_path) as out,
         TableWriter(qpath) as quarantine,
-        tqdm(desc=f"clean {Path(input_path).name}", unit=" rows", disable=not progress) as bar,
+        progress_bar(desc=f"clean {Path(input_path).name}", unit=" rows", enabled=progress) as bar,
     ):
         for chunk in iter_table(input_path, chunksize=chunksize):
             require_columns(chunk, input_path, [text_col])

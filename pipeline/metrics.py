@@ -1,7 +1,9 @@
-"""Scores per head, per language and per label, shared by training (dev) and `cx evaluate` (test)."""
+"""Scores per head, per language and per label, and calibration measures (ECE, reliability): shared by
+training (dev) and `cx evaluate` (test), so both layers measure the same way."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -134,3 +136,64 @@ def primary_accuracy(
                 "n": int(m.sum()),
             }
     return out
+
+
+def reliability_bins(
+    probs: dict[str, np.ndarray], targets: dict[str, np.ndarray], masks: dict[str, np.ndarray]
+) -> dict[str, list[dict[str, float]]]:
+    """Per head, the reliability diagram's data: for each confidence bin with rows, the mean confidence,
+    the accuracy and the count (calibrated probabilities, as `cx score` writes them)."""
+    out = {}
+    for head, view in calibration_views(probs, targets, masks).items():
+        conf, acc, count = reliability(*view)
+        out[head] = [
+            {
+                "bin": round((j + 0.5) / len(count), 2),
+                "confidence": float(c),
+                "accuracy": float(a),
+                "count": int(n),
+            }
+            for j, (c, a, n) in enumerate(zip(conf, acc, count, strict=True))
+            if n
+        ]
+    return out
+
+
+def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    """ECE: |accuracy - confidence| per equal-width confidence bin, weighted by bin size."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in itertools.pairwise(edges):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    return float(ece)
+
+
+def reliability(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bin mean confidence, accuracy and count, for reliability diagrams."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    conf, acc, count = [], [], []
+    for lo, hi in itertools.pairwise(edges):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        count.append(int(in_bin.sum()))
+        conf.append(float(confidence[in_bin].mean()) if in_bin.any() else np.nan)
+        acc.append(float(correct[in_bin].mean()) if in_bin.any() else np.nan)
+    return np.array(conf), np.array(acc), np.array(count)
+
+
+def calibration_views(
+    probs: dict[str, np.ndarray], targets: dict[str, np.ndarray], masks: dict[str, np.ndarray]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(confidence, correct) per head: top-label for sentiment, every label decision for sigmoid heads."""
+    views = {}
+    m = masks["sentiment"]
+    p, y = probs["sentiment"][m], targets["sentiment"][m]
+    views["sentiment"] = (p.max(axis=1), (p.argmax(axis=1) == y).astype(float))
+    for head in ("terms", "forces"):
+        m = masks[head]
+        p, y = probs[head][m].ravel(), targets[head][m].ravel()
+        views[head] = (np.maximum(p, 1 - p), ((p >= 0.5) == (y >= 0.5)).astype(float))
+    return views

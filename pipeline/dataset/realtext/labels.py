@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pipeline.dataset.realtext.sources import SOURCES, read_source
 from pipeline.labels import FORCES, SENTIMENTS, TERMS
-from training.realtext.sources import SOURCES, read_source
 
 
 class RealLabel(BaseModel):

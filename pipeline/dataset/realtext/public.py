@@ -17,10 +17,10 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from pipeline.dataset.corpus.split import near_duplicate_groups
+from pipeline.dataset.realtext.labels import record_id
+from pipeline.dataset.realtext.sources import SOURCES, Source, grouping_text, read_source
 from pipeline.labels import SENTIMENTS
-from training.corpus.split import near_duplicate_groups
-from training.realtext.labels import record_id
-from training.realtext.sources import SOURCES, Source, grouping_text, read_source
 
 ASPECTS = ("service", "price", "food", "interior")
 

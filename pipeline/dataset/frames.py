@@ -3,7 +3,7 @@ cleaned exactly as at inference.
 
 Every frame has `origin` (corpus | real | public) and `source`, so evaluation can report each part on its
 own. TERMS/Forces of a public row are None (unlabelled, masked in the loss) unless a distant rule gives
-them. Train rows of the corpus get real-text noise (`training.augment`). Lemmas are added for the
+them. Train rows of the corpus get real-text noise (`pipeline.dataset.augment`). Lemmas are added for the
 baseline. A missing public source is skipped with a message, never an error.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 import pandas as pd
 
 from pipeline.cleaning.cleaner import Cleaner
-from training.augment import augment
-from training.corpus.contract import load_corpus
-from training.corpus.split import read_splits
-from training.realtext.labels import attach_texts, consensus, read_adjudicated, read_labels, record_id
-from training.realtext.public import public_rows
-from training.realtext.split import real_splits
+from pipeline.dataset.augment import augment
+from pipeline.dataset.corpus.contract import load_corpus
+from pipeline.dataset.corpus.split import read_splits
+from pipeline.dataset.realtext.labels import attach_texts, consensus, read_adjudicated, read_labels, record_id
+from pipeline.dataset.realtext.public import public_rows
+from pipeline.dataset.realtext.split import real_splits
 
 SPLITS = ("train", "dev", "test")
 COLUMNS = ["id", "origin", "source", "lang", "text", "sentiment", "terms", "forces"]

@@ -1,4 +1,5 @@
-"""Figures for MLflow: confusion matrices and reliability diagrams (headless matplotlib)."""
+"""Figures for MLflow, built in one place for training (dev) and evaluation (test): confusion matrices
+and reliability diagrams (headless matplotlib)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pipeline.labels import HEADS
-from training.calibration import reliability
+from pipeline.metrics import reliability
 
 
 def confusion_figure(head: str, scores: dict):

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from training.corpus.split import assign_splits, near_duplicate_groups, read_splits
-from training.realtext.sources import grouping_text
+from pipeline.dataset.corpus.split import assign_splits, near_duplicate_groups, read_splits
+from pipeline.dataset.realtext.sources import grouping_text
 
 
 def real_splits(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from training.realtext.sources import SOURCES, read_source
+from pipeline.dataset.realtext.sources import SOURCES, read_source
 
 PLAN: dict[str, dict[str, int]] = {  # source -> {own sentiment or "*": rows}
     "airline_tweets_en": {"negative": 420, "neutral": 190, "positive": 190},

@@ -1,11 +1,14 @@
-"""What the main job has produced so far, for `cx status` and the end of `make run`."""
+"""`cx status`: what the main job has produced so far (also the end of `make run`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from pipeline.cli._util import app, console
+from pipeline.config import load_params
 from pipeline.tables import quarantine_path
+from training.base_model import read_manifest
 
 
 def _size(path: Path) -> str:
@@ -21,8 +24,6 @@ def _size(path: Path) -> str:
 
 def main_job_outputs(params: dict[str, Any]) -> list[tuple[str, Path, str]]:
     """(name, path, detail) for each artefact of the main job, in pipeline order."""
-    from training.base_model import read_manifest
-
     base = Path(params["base_model"]["dir"])
     manifest = read_manifest(base) or {}
     base_detail = f"source={manifest.get('source', '?')} {_size(base)}" if manifest else ""
@@ -52,10 +53,18 @@ def main_job_outputs(params: dict[str, Any]) -> list[tuple[str, Path, str]]:
 
 
 def _bundle_detail(path: Path) -> str:
-    from pipeline.inference import BundleMeta
+    from pipeline.bundle import BundleMeta
 
     if not path.exists():
         return ""
     info = BundleMeta.load(path).info
     version = info.get("registered_version")
     return f"models:/{info.get('registered_name')}/{version}" if version else ""
+
+
+@app.command("status", epilog="Example: cx status")
+def status_cmd() -> None:
+    """Show where the main job's outputs are and whether each one exists."""
+    for name, path, detail in main_job_outputs(load_params()):
+        mark = "[green]ok[/]" if path.exists() else "[yellow]missing[/]"
+        console.print(f"{mark:>18}  {name:<22} {path.resolve()}  {detail}")

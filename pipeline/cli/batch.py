@@ -1,0 +1,136 @@
+"""`cx score`, `cx rollup`, `cx report`: the batch jobs over comment files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pipeline.cli._util import app, console, fail
+from pipeline.config import load_params
+
+
+@app.command(
+    "score",
+    epilog="Example: cx score data/sample/verbatims.csv --out outputs/scored/verbatims.parquet\n\n"
+    "Cron (new tickets every hour): 0 * * * * cd /srv/cx && .venv/bin/cx score tickets.csv "
+    "--out scored/$(date +\\%F-\\%H).parquet --state scored/state.json",
+)
+def score_cmd(
+    input_path: Path = typer.Argument(..., help="CSV, TSV, JSONL or Parquet with a text column"),
+    out: Path = typer.Option(..., "--out", help="output file; its extension picks the format"),
+    model: str = typer.Option(
+        None, help="registry URI or bundle folder (default: models:/cx-terms@champion)"
+    ),
+    text_col: str = typer.Option("text", help="column with the comment text"),
+    id_col: str = typer.Option("id", help="column with a unique id (row numbers are used when absent)"),
+    touchpoint_col: str = typer.Option(
+        "touchpoint", help="touchpoint column; copied to `touchpoint` for rollups"
+    ),
+    date_col: str = typer.Option("date", help="date column; copied to `date` for rollups"),
+    score_col: str = typer.Option(
+        "nps", help="NPS (0-10) or CSAT (1-5) column; copied to `score` for rollups"
+    ),
+    chunk_size: int = typer.Option(None, help="rows per chunk (default: params score.chunk_size)"),
+    sentences: bool = typer.Option(True, "--sentences/--no-sentences", help="also label each sentence"),
+    state: Path = typer.Option(None, "--state", help="JSON file of processed ids: score only new rows"),
+) -> None:
+    """Tag every row with sentiment, TERMS and Forces (probabilities per label), streaming and resumable.
+
+    Rows without usable text go to OUT.quarantine.<ext> with a reason. Re-running a killed job with the
+    same arguments continues from its last finished chunk. Exit codes: 0 done (some rows may be
+    quarantined), 2 bad input or arguments, 3 model not found.
+    """
+    from pipeline.batch import ScoreOptions
+    from pipeline.jobs.score import run_scoring
+    from pipeline.registry import ModelNotFound
+    from pipeline.tables import TableError
+
+    params = load_params()
+    cfg = params["score"]
+    opts = ScoreOptions(
+        text_col=text_col,
+        id_col=id_col,
+        touchpoint_col=touchpoint_col,
+        date_col=date_col,
+        score_col=score_col,
+        chunk_size=chunk_size or cfg["chunk_size"],
+        sentences=sentences,
+        state=state,
+    )
+    try:
+        report = run_scoring(params, input_path, out, model or cfg["model"], opts)
+    except TableError as exc:
+        fail(str(exc), code=2)
+    except ModelNotFound as exc:
+        fail(str(exc), code=3)
+    console.print(
+        f"{report.rows} rows: {report.scored} scored, {report.quarantined} quarantined"
+        + (f", {report.skipped_known} already processed" if report.skipped_known else "")
+        + (f" (resumed {report.resumed_chunks} finished chunks)" if report.resumed_chunks else "")
+        + f", {report.rows_per_s:.0f} rows/s, model {report.model_version}"
+    )
+    typer.echo(f"scored: {Path(report.output).resolve()}")
+    typer.echo(f"quarantine: {Path(report.quarantine).resolve()}")
+
+
+@app.command(
+    "rollup",
+    epilog="Example: cx rollup outputs/scored/verbatims.parquet --by touchpoint --by month "
+    "--out outputs/rollup",
+)
+def rollup_cmd(
+    scored: Path = typer.Argument(..., help="output of `cx score`"),
+    by: list[str] = typer.Option(["touchpoint"], "--by", help="touchpoint (always) and optionally month"),
+    out: Path = typer.Option(..., "--out", help="folder for the tables (CSV + Parquet) and summary.json"),
+    touchpoint_col: str = typer.Option("touchpoint", help="touchpoint column of the scored file"),
+    date_col: str = typer.Option("date", help="date column (for --by month)"),
+    score_col: str = typer.Option("nps", help="NPS (0-10) or CSAT (1-5) column (`score` when absent)"),
+    text_col: str = typer.Option("text", help="the (PII-masked) text column, for example quotes"),
+) -> None:
+    """Touchpoint x TERMS and x Force: volume, shares, negative share, net sentiment, pain index (Wilson
+    CIs), NPS/CSAT per touchpoint, NPS drivers with bootstrap CIs, and example quotes."""
+    from pipeline.jobs.rollup import run_rollup
+    from pipeline.rollup import RollupOptions
+    from pipeline.tables import TableError
+
+    unknown = set(by) - {"touchpoint", "month"}
+    if unknown:
+        fail(f"--by takes touchpoint and/or month, not {sorted(unknown)}")
+    params = load_params()
+    cfg = params["rollup"]
+    opts = RollupOptions(
+        by_month="month" in by,
+        touchpoint_col=touchpoint_col,
+        date_col=date_col,
+        score_col=score_col,
+        quotes_per_cell=cfg["quotes_per_cell"],
+        bootstrap=cfg["bootstrap"],
+        seed=params["seed"],
+    )
+    try:
+        result = run_rollup(params, scored, out, opts, text_col)
+    except TableError as exc:
+        fail(str(exc))
+    overall = result["summary"]["overall"]
+    nps_text = f", NPS {overall['nps']:.1f}" if overall["nps"] is not None else ""
+    console.print(f"{overall['comments']} comments, negative share {overall['negative_share']:.1%}{nps_text}")
+    typer.echo(f"rollup: {out.resolve()}")
+
+
+@app.command("report", epilog="Example: cx report outputs/rollup --out outputs/report.html")
+def report_cmd(
+    rollup_dir: Path = typer.Argument(..., help="folder written by `cx rollup`"),
+    out: Path = typer.Option(..., "--out", help="the HTML file to write (self-contained, works offline)"),
+) -> None:
+    """The journey report: heat map, Forces profile, monthly trend, NPS drivers, quotes - one HTML file."""
+    from pipeline.jobs.report import run_report
+    from pipeline.report import ReportError
+
+    if not (rollup_dir / "summary.json").is_file():
+        fail(f"{rollup_dir}: no summary.json - run `cx rollup` first")
+    try:
+        path = run_report(load_params(), rollup_dir, out)
+    except ReportError as exc:
+        fail(str(exc))
+    typer.echo(f"report: {path.resolve()}")

@@ -1,0 +1,27 @@
+"""`cx evaluate`: the test reports and the champion gate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from pipeline.cli._util import app, console
+from pipeline.config import load_params
+
+
+@app.command("evaluate", epilog="Example: cx evaluate --candidate transformer")
+def evaluate_cmd(
+    candidate: str = typer.Option("transformer", help="which bundle competes for the champion alias"),
+    out: Path = typer.Option(None, "--out", help="report folder (default: params evaluation.out_dir)"),
+) -> None:
+    """Test-split report (Markdown + JSON) with the baseline beside the transformer; promotion gate."""
+    from evaluation.run import evaluate_and_gate
+
+    params = load_params()
+    out = out or Path(params["evaluation"]["out_dir"])
+    decision, md = evaluate_and_gate(params, candidate, out, log=lambda m: console.print(m))
+    console.print(
+        ("[green]promoted[/] " if decision.promoted else "[yellow]not promoted[/] ") + decision.reason
+    )
+    typer.echo(f"report: {md.resolve()}")

