@@ -28,9 +28,9 @@ import pyarrow.parquet as pq
 from pipeline.cleaning.cleaner import CleanResult
 from pipeline.cleaning.files import keep_apart, partition
 from pipeline.inference import Tagger
+from pipeline.preflight import check_input, check_output, sniff_delimiter
 from pipeline.progress import progress as progress_bar
 from pipeline.tables import (
-    FORMATS,
     TableError,
     TableWriter,
     check_readable,
@@ -53,6 +53,7 @@ class ScoreOptions:
     chunk_size: int = 2_000
     sentences: bool = True
     state: Path | None = None
+    sep: str | None = None  # CSV delimiter; None: sniffed from the header (, ; or tab)
 
 
 @dataclass
@@ -66,6 +67,9 @@ class ScoreReport:
     output: str = ""
     quarantine: str = ""
     model_version: str = ""
+    delimiter: str = ""
+    duplicate_ids: int = 0
+    truncated: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -163,6 +167,7 @@ def score_chunk(
         if opts.sentences:
             labels["sentences"] = _sentence_labels(tagger, kept, labels)
         labels["model_version"] = model_version
+        labels["truncated"] = [c.truncated for c in kept]  # longer than cleaning.max_chars: cut, flagged
         scored = pd.concat([keep_apart(base, set(labels.columns), opts.text_col), labels], axis=1)
     return scored, quarantined
 
@@ -210,12 +215,10 @@ def score_file(
     on_chunk: Callable[[int], None] | None = None,
 ) -> ScoreReport:
     input_path, output_path = Path(input_path), Path(output_path)
-    check_readable(input_path)
+    fmt = check_input(input_path)
+    check_output(output_path)
     out_format = output_path.suffix.lower()
-    if out_format not in FORMATS:
-        raise TableError(
-            f"{output_path}: unsupported output extension; use one of {', '.join(sorted(FORMATS))}"
-        )
+    sep = opts.sep or (sniff_delimiter(input_path) if fmt == "csv" else None)
     started = time.time()
     parts = output_path.with_name(output_path.name + ".parts")
     fingerprint = _fingerprint(input_path, opts, model_version, out_format)
@@ -228,14 +231,47 @@ def score_file(
     manifest_path.write_text(json.dumps({"fingerprint": fingerprint, "input": str(input_path)}))
     known = load_state(opts.state)
     report = ScoreReport(
-        output=str(output_path), quarantine=str(quarantine_path(output_path)), model_version=model_version
+        output=str(output_path),
+        quarantine=str(quarantine_path(output_path)),
+        model_version=model_version,
+        delimiter=sep or "",
     )
+    try:
+        new_ids = _score_chunks(
+            input_path, parts, tagger, model_version, opts, sep, known, report, progress, on_chunk
+        )
+    except TableError:
+        shutil.rmtree(parts, ignore_errors=True)  # a broken input leaves nothing behind; fix it and rerun
+        raise
+    _assemble(parts, output_path, ".out.parquet")
+    _assemble(parts, quarantine_path(output_path), ".q.parquet")
+    shutil.rmtree(parts)
+    report.seconds = time.time() - started
+    if opts.state is not None:
+        save_state(opts.state, known | new_ids, report)
+    return report
+
+
+def _score_chunks(
+    input_path: Path,
+    parts: Path,
+    tagger: Tagger,
+    model_version: str,
+    opts: ScoreOptions,
+    sep: str | None,
+    known: set[str],
+    report: ScoreReport,
+    progress: bool,
+    on_chunk: Callable[[int], None] | None,
+) -> set[str]:
+    """Score every chunk not finished yet into `parts/`, adding to `report`; returns the processed ids."""
     new_ids: set[str] = set()
+    listed_ids = 0
     first_row = 1
     with progress_bar(
         total=count_rows(input_path), desc=f"score {input_path.name}", unit=" rows", enabled=progress
     ) as bar:
-        for k, chunk in enumerate(iter_table(input_path, chunksize=opts.chunk_size)):
+        for k, chunk in enumerate(iter_table(input_path, chunksize=opts.chunk_size, sep=sep)):
             require_columns(chunk, input_path, [opts.text_col])
             n = len(chunk)
             chunk.index = range(first_row, first_row + n)
@@ -261,6 +297,7 @@ def score_file(
                 meta = {
                     "rows": n,
                     "scored": len(scored),
+                    "truncated": int(scored["truncated"].sum()) if len(scored) else 0,
                     "quarantined": len(quarantined),
                     "skipped": skipped,
                     "ids": _ids(chunk, opts.id_col),
@@ -273,20 +310,17 @@ def score_file(
             report.scored += meta["scored"]
             report.quarantined += meta["quarantined"]
             report.skipped_known += meta["skipped"]
+            report.truncated += meta.get("truncated", 0)
             for reason, count in meta["reasons"].items():
                 report.reasons[reason] = report.reasons.get(reason, 0) + count
             new_ids.update(meta["ids"])
+            listed_ids += len(meta["ids"])
             first_row += n
             bar.update(n)
             if on_chunk:
                 on_chunk(k)
-    _assemble(parts, output_path, ".out.parquet")
-    _assemble(parts, quarantine_path(output_path), ".q.parquet")
-    shutil.rmtree(parts)
-    report.seconds = time.time() - started
-    if opts.state is not None:
-        save_state(opts.state, known | new_ids, report)
-    return report
+    report.duplicate_ids = listed_ids - len(new_ids)
+    return new_ids
 
 
 def _ids(chunk: pd.DataFrame, id_col: str) -> list[str]:

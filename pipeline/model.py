@@ -23,6 +23,7 @@ from pipeline.pooling import mean_pool
 
 ENCODER_DIR = "encoder"
 HEADS_FILE = "heads.safetensors"
+WEIGHTS_MODE = 0o644
 
 
 @dataclass
@@ -59,6 +60,8 @@ class MultiTaskModel(nn.Module):
     def save(self, out_dir) -> None:
         self.encoder.save_pretrained(out_dir / ENCODER_DIR)
         save_file({k: v.contiguous() for k, v in self.heads.state_dict().items()}, str(out_dir / HEADS_FILE))
+        for path in (out_dir / HEADS_FILE, *(out_dir / ENCODER_DIR).iterdir()):
+            path.chmod(WEIGHTS_MODE)  # safetensors writes 0600; a scoring service runs as another user
 
     @classmethod
     def load(cls, bundle_dir, dropout: float = 0.0) -> MultiTaskModel:

@@ -60,6 +60,7 @@ def progress(
         disable=not enabled,
         file=LineStream(stream),
         mininterval=LOG_EVERY_S,
+        maxinterval=LOG_EVERY_S,  # tqdm's monitor would otherwise force a line every 10 s
         ncols=LOG_WIDTH,
         ascii=True,
     )

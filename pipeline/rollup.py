@@ -28,6 +28,7 @@ from pipeline.labels import FORCES, TERMS
 from pipeline.tables import TableError
 
 ALL = "all"
+SCORE_RANGE = (0, 10)  # NPS 0-10 (CSAT 1-5 lies inside it); anything else is a data error, not a score
 DIMENSIONS = {"terms": ("terms", TERMS, "p_terms_"), "forces": ("forces", FORCES, "p_force_")}
 
 
@@ -75,14 +76,21 @@ def months(values: pd.Series) -> pd.Series:
     return parsed.dt.strftime("%Y-%m").fillna("unknown").astype(object)
 
 
-def _prepare(scored: pd.DataFrame, opts: RollupOptions) -> tuple[pd.DataFrame, str | None]:
+def _prepare(scored: pd.DataFrame, opts: RollupOptions) -> tuple[pd.DataFrame, str | None, dict[str, int]]:
+    """Typed columns, touchpoint and month, the score scale, label flags; and what could not be used:
+    scores that are not numbers or lie outside 0-10 (left out of NPS/CSAT, never read as a detractor or
+    a promoter) and dates that do not parse (month `unknown`)."""
     frame = scored.copy()
+    quality = {"scores_unparsed": 0, "scores_out_of_range": 0, "dates_unparsed": 0}
     for col in [c for c in frame.columns if c.startswith("p_")]:
         frame[col] = pd.to_numeric(frame[col], errors="coerce")  # CSV/JSONL inputs arrive as text
     frame["touchpoint"] = (
         frame[opts.touchpoint_col].fillna("unknown") if opts.touchpoint_col in frame else "unknown"
     )
     frame["month"] = months(frame[opts.date_col]) if opts.date_col in frame else "unknown"
+    if opts.date_col in frame:
+        given = frame[opts.date_col].notna() & (frame[opts.date_col].astype(str).str.strip() != "")
+        quality["dates_unparsed"] = int((given & (frame["month"] == "unknown")).sum())
     for col in ("sentiment", "terms", "forces", "id"):
         if col not in frame:  # an empty scored file has no columns at all
             frame[col] = pd.Series(dtype=object)
@@ -90,6 +98,10 @@ def _prepare(scored: pd.DataFrame, opts: RollupOptions) -> tuple[pd.DataFrame, s
     score_col = opts.score_col if opts.score_col in frame else "score"
     if score_col in frame:
         frame["score"] = pd.to_numeric(frame[score_col], errors="coerce")
+        quality["scores_unparsed"] = int((frame[score_col].notna() & frame["score"].isna()).sum())
+        outside = frame["score"].notna() & ~frame["score"].between(*SCORE_RANGE)
+        quality["scores_out_of_range"] = int(outside.sum())
+        frame.loc[outside, "score"] = np.nan
         valid = frame["score"].dropna()
         if len(valid):
             kind = "csat" if valid.min() >= 1 and valid.max() <= 5 else "nps"
@@ -99,7 +111,7 @@ def _prepare(scored: pd.DataFrame, opts: RollupOptions) -> tuple[pd.DataFrame, s
         sets = frame[col].fillna("").astype(str).str.split(";")
         for label in labels:
             frame[f"has_{key}_{label}"] = sets.map(lambda s, label=label: label in s)
-    return frame, kind
+    return frame, kind, quality
 
 
 def _groups(frame: pd.DataFrame, by_month: bool):
@@ -314,7 +326,7 @@ def quote_table(frame: pd.DataFrame, k: int, text_col: str) -> pd.DataFrame:
 def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") -> dict[str, Any]:
     if len(scored) and text_col not in scored:
         raise TableError(f"the scored file has no text column '{text_col}'; pass --text-col")
-    frame, kind = _prepare(scored, opts)
+    frame, kind, quality = _prepare(scored, opts)
     tables = {
         "touchpoints": touchpoint_table(frame, kind, opts.by_month),
         "cells": cell_table(frame, opts.by_month),
@@ -326,6 +338,7 @@ def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") ->
     top = cells.sort_values(["pain_index", "volume"], ascending=False).head(10)
     summary = {
         "score_kind": kind,
+        "data_quality": quality,
         "by": ["touchpoint", "month"] if opts.by_month else ["touchpoint"],
         "overall": {
             "comments": int(overall["comments"]),

@@ -52,8 +52,9 @@ def check_readable(path: str | Path) -> str:
     return table_format(path)
 
 
-def iter_table(path: str | Path, chunksize: int = 10_000) -> Iterator[pd.DataFrame]:
-    """Yield the table in chunks of at most `chunksize` rows, all columns as strings (missing = None)."""
+def iter_table(path: str | Path, chunksize: int = 10_000, sep: str | None = None) -> Iterator[pd.DataFrame]:
+    """Yield the table in chunks of at most `chunksize` rows, all columns as strings (missing = None);
+    `sep` overrides the delimiter of a CSV (',' by default; a TSV is always tab-separated)."""
     path = Path(path)
     fmt = check_readable(path)
     if path.stat().st_size == 0:  # an empty output of an earlier step (nothing scored): no rows
@@ -68,7 +69,7 @@ def iter_table(path: str | Path, chunksize: int = 10_000) -> Iterator[pd.DataFra
             return
         reader = pd.read_csv(
             path,
-            sep="\t" if fmt == "tsv" else ",",
+            sep="\t" if fmt == "tsv" else (sep or ","),
             dtype=str,
             keep_default_na=False,
             na_values=[""],

@@ -77,3 +77,15 @@ def test_the_graph_check_sees_lazy_imports_and_ignores_other_functions():
     report = closure("pipeline.jobs.report", "run_report")
     scoring = closure("pipeline.jobs.score", "run_scoring")
     assert REPO / "pipeline/report.py" in report and REPO / "pipeline/report.py" not in scoring
+
+
+def test_dvc_parses_the_pipeline_with_its_params():
+    """`${...}` interpolation resolves (a renamed param breaks `make run` before any stage starts)."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dvc"), "stage", "list"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "evaluate" in result.stdout and "outputs/metrics.json" in result.stdout

@@ -183,6 +183,11 @@ def test_training_writes_a_calibrated_bundle_and_registers_it(trained):
 
     p, _, transformer, _, v1, v2 = trained
     assert (transformer.bundle_dir / "encoder" / "config.json").is_file()
+    weights = [
+        transformer.bundle_dir / "heads.safetensors",
+        transformer.bundle_dir / "encoder" / "model.safetensors",
+    ]
+    assert all(w.stat().st_mode & 0o044 == 0o044 for w in weights)  # readable by a service user
     assert [h["epoch"] for h in transformer.history] == list(range(1, p["train"]["epochs"] + 1))
     assert transformer.meta.info["registered_version"] == str(v1)
     # the optimizer really stepped: the saved encoder differs from the one training started from

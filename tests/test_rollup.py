@@ -202,3 +202,57 @@ def test_cli_rollup_and_report(scored, tmp_path, params, monkeypatch):
     report = runner.invoke(app, ["report", str(tmp_path / "rollup"), "--out", str(tmp_path / "r.html")])
     assert report.exit_code == 0, report.output
     assert "cx-terms/7" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_a_month_of_nightly_files_rolls_up_with_each_comment_once(scored, tmp_path, params, monkeypatch):
+    """A folder of scored files (plus their quarantine and quality files): ids repeated across files count
+    once, the later file's row wins; an empty scored file is a clear error, not an MLflow traceback."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    tracking = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": str(tmp_path / "mlartifacts")}
+    (tmp_path / "params.yaml").write_text(
+        yaml.safe_dump(params | {"tracking": params["tracking"] | tracking})
+    )
+    monkeypatch.setenv("CX_PARAMS", str(tmp_path / "params.yaml"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    nightly = tmp_path / "scored"
+    nightly.mkdir()
+    first, second = scored.iloc[:7].copy(), scored.iloc[4:].copy()  # rows 4-6 re-scored the next night
+    second.loc[second.index[0], "sentiment"] = "positive"
+    first.to_parquet(nightly / "2026-11-01.parquet", index=False)
+    second.to_parquet(nightly / "2026-11-02.parquet", index=False)
+    scored.iloc[:0].to_parquet(nightly / "2026-11-02.quarantine.parquet", index=False)
+    (nightly / "2026-11-02.quality.json").write_text("{}")
+    result = CliRunner().invoke(app, ["rollup", str(nightly), "--out", str(tmp_path / "rollup")])
+    assert result.exit_code == 0, result.output
+    assert "3 rows repeated an id" in result.output
+    summary = json.loads((tmp_path / "rollup" / "summary.json").read_text())
+    assert summary["overall"]["comments"] == 10 and summary["duplicates_dropped"] == 3
+    expected = rollup(
+        scored.assign(sentiment=scored["sentiment"].where(scored.index != 4, "positive")),
+        RollupOptions(bootstrap=10),
+    )["summary"]["overall"]["negative_share"]
+    assert summary["overall"]["negative_share"] == pytest.approx(expected)
+    (tmp_path / "empty.parquet").write_bytes((nightly / "2026-11-02.quarantine.parquet").read_bytes())
+    empty = CliRunner().invoke(
+        app, ["rollup", str(tmp_path / "empty.parquet"), "--out", str(tmp_path / "r2")]
+    )
+    assert empty.exit_code == 2 and "no scored rows to roll up" in empty.output
+
+
+def test_out_of_range_scores_and_bad_dates_are_counted_not_guessed(scored):
+    """NPS 11 or -3 is a data error, not a promoter or a detractor; an unparseable date is counted."""
+    clean = rollup(scored, RollupOptions(bootstrap=10))["summary"]
+    bad = scored.copy().astype({"nps": object, "date": object})
+    extra = bad.iloc[:3].copy()
+    extra["id"] = ["x1", "x2", "x3"]
+    extra["nps"] = [11, -3, "abc"]
+    extra["date"] = ["yesterday", "2026-13-45", "2026-01-05"]
+    summary = rollup(pd.concat([bad, extra], ignore_index=True), RollupOptions(bootstrap=10))["summary"]
+    assert clean["data_quality"] == {"scores_unparsed": 0, "scores_out_of_range": 0, "dates_unparsed": 1}
+    assert summary["data_quality"] == {"scores_unparsed": 1, "scores_out_of_range": 2, "dates_unparsed": 3}
+    assert summary["overall"]["n_scored"] == clean["overall"]["n_scored"]  # the bad scores are left out
+    assert summary["overall"]["nps"] == pytest.approx(clean["overall"]["nps"])

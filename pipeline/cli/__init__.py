@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-from pipeline.cli._util import ConfigError, app, console
+from pipeline.cli._util import ConfigError, app, console, interrupt_on_sigterm
 
 # importing a module registers its commands; this order is the order of `cx --help` (the main job's)
 COMMAND_MODULES = ("prepare", "data", "train", "evaluate", "batch", "status")
@@ -18,6 +18,7 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """The `cx` entry point: a params.yaml that does not fit the schema is one clear line, exit 2."""
+    interrupt_on_sigterm()
     try:
         app()
     except ConfigError as exc:

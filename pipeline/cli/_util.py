@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 
 import typer
 from rich.console import Console
@@ -18,17 +19,55 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 quiet_library_bars_off_terminal()
 
+EXIT_CODES = {
+    0: "done (rows may be quarantined: see OUT.quarantine.<ext>)",
+    1: "nothing could be done (e.g. no row of the input could be scored)",
+    2: "bad input, arguments or params.yaml (the message names the file, line or key and the fix)",
+    3: "model not found or not readable by this version",
+    130: "interrupted (Ctrl-C or SIGTERM); rerun the same command to resume",
+}
+
 app = typer.Typer(
     name="cx",
     help="cx-terms: clean, tag and roll up ru/bg/en customer comments (TERMS, Ipsos Forces, sentiment).",
+    epilog="Exit codes: " + " | ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()),
     no_args_is_help=True,
     add_completion=False,
 )
 console = Console(stderr=True, soft_wrap=True)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"cx-terms {version('cx-terms')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """cx-terms: clean, tag and roll up ru/bg/en customer comments (TERMS, Ipsos Forces, sentiment)."""
+
+
 data_app = typer.Typer(
     help="The labelled corpus: validate, statistics, frozen splits, agreement.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+
+
+def interrupt_on_sigterm() -> None:
+    """A scheduler's SIGTERM becomes KeyboardInterrupt: MLflow runs end as FAILED instead of staying
+    RUNNING, and `cx score` keeps its finished chunks for the rerun."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def fail(message: str, code: int = 2) -> None:

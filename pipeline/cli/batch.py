@@ -34,15 +34,25 @@ def score_cmd(
     chunk_size: int = typer.Option(None, help="rows per chunk (default: params score.chunk_size)"),
     sentences: bool = typer.Option(True, "--sentences/--no-sentences", help="also label each sentence"),
     state: Path = typer.Option(None, "--state", help="JSON file of processed ids: score only new rows"),
+    sep: str = typer.Option(
+        None, "--sep", help="CSV delimiter (default: sniffed from the header: , ; or tab)"
+    ),
+    tracking: bool = typer.Option(True, "--tracking/--no-tracking", help="log the run to MLflow"),
+    max_quarantine_share: float = typer.Option(
+        None, help="fail (exit 1) when more rows than this share are quarantined (default: params score)"
+    ),
 ) -> None:
     """Tag every row with sentiment, TERMS and Forces (probabilities per label), streaming and resumable.
 
-    Rows without usable text go to OUT.quarantine.<ext> with a reason. Re-running a killed job with the
-    same arguments continues from its last finished chunk. Exit codes: 0 done (some rows may be
-    quarantined), 2 bad input or arguments, 3 model not found.
+    Rows without usable text go to OUT.quarantine.<ext> with a reason; OUT.quality.json counts rows, reasons
+    and duplicate ids. Re-running a killed job with the same arguments continues from its last finished
+    chunk. Exit codes: 0 done (some rows may be quarantined), 1 no row could be scored or more than
+    --max-quarantine-share were quarantined, 2 bad input or arguments, 3 model not found, 130 interrupted
+    (rerun the same command to resume).
     """
     from pipeline.batch import ScoreOptions
-    from pipeline.jobs.score import run_scoring
+    from pipeline.jobs.score import data_quality, quality_path, run_scoring
+    from pipeline.preflight import DELIMITERS
     from pipeline.registry import ModelNotFound
     from pipeline.tables import TableError
 
@@ -57,13 +67,27 @@ def score_cmd(
         chunk_size=chunk_size or cfg["chunk_size"],
         sentences=sentences,
         state=state,
+        sep=sep,
     )
     try:
-        report = run_scoring(params, input_path, out, model or cfg["model"], opts)
+        report = run_scoring(params, input_path, out, model or cfg["model"], opts, track=tracking)
     except TableError as exc:
         fail(str(exc), code=2)
     except ModelNotFound as exc:
         fail(str(exc), code=3)
+    except PermissionError as exc:
+        fail(f"{exc.filename}: permission denied; its owner can fix that with `chmod -R a+rX` on the folder")
+    except KeyboardInterrupt:
+        fail(f"interrupted; finished chunks are kept in {out}.parts: rerun the same command to resume", 130)
+    if report.delimiter not in {"", ","}:
+        console.print(
+            f"note: {input_path} read as {DELIMITERS[report.delimiter]}-separated (--sep to override)"
+        )
+    if report.duplicate_ids:
+        console.print(
+            f"[yellow]warning:[/] {report.duplicate_ids} rows repeat an id already seen in {input_path} "
+            f"(column '{id_col}'); all were scored"
+        )
     console.print(
         f"{report.rows} rows: {report.scored} scored, {report.quarantined} quarantined"
         + (f", {report.skipped_known} already processed" if report.skipped_known else "")
@@ -72,15 +96,30 @@ def score_cmd(
     )
     typer.echo(f"scored: {Path(report.output).resolve()}")
     typer.echo(f"quarantine: {Path(report.quarantine).resolve()}")
+    quality = data_quality(report)
+    typer.echo(f"data quality: {quality_path(out).resolve()}")
+    reasons = ", ".join(f"{reason} {count}" for reason, count in quality["quarantine_reasons"].items())
+    if report.rows > report.skipped_known and not report.scored:
+        fail(f"no row of {input_path} could be scored ({reasons}); see {report.quarantine}", code=1)
+    limit = cfg["max_quarantine_share"] if max_quarantine_share is None else max_quarantine_share
+    if quality["quarantine_share"] > limit:
+        fail(
+            f"{quality['quarantine_share']:.0%} of the rows of {input_path} were quarantined ({reasons}), "
+            f"more than {limit:.0%}: check the input (see {report.quarantine}) or pass "
+            "--max-quarantine-share to accept",
+            code=1,
+        )
 
 
 @app.command(
     "rollup",
     epilog="Example: cx rollup outputs/scored/verbatims.parquet --by touchpoint --by month "
-    "--out outputs/rollup",
+    "--out outputs/rollup\n\nA month of nightly files: cx rollup scored/ --by touchpoint --out rollup/",
 )
 def rollup_cmd(
-    scored: Path = typer.Argument(..., help="output of `cx score`"),
+    scored: list[Path] = typer.Argument(
+        ..., help="outputs of `cx score`: files, or folders of them (a comment in several counts once)"
+    ),
     by: list[str] = typer.Option(["touchpoint"], "--by", help="touchpoint (always) and optionally month"),
     out: Path = typer.Option(..., "--out", help="folder for the tables (CSV + Parquet) and summary.json"),
     touchpoint_col: str = typer.Option("touchpoint", help="touchpoint column of the scored file"),
@@ -89,7 +128,10 @@ def rollup_cmd(
     text_col: str = typer.Option("text", help="the (PII-masked) text column, for example quotes"),
 ) -> None:
     """Touchpoint x TERMS and x Force: volume, shares, negative share, net sentiment, pain index (Wilson
-    CIs), NPS/CSAT per touchpoint, NPS drivers with bootstrap CIs, and example quotes."""
+    CIs), NPS/CSAT per touchpoint, NPS drivers with bootstrap CIs, and example quotes.
+
+    Several files (or a folder) are rolled up together; a comment id found in more than one file counts once
+    (the last file's row). Exit codes: 0 done, 2 bad input (no scored rows, unreadable file)."""
     from pipeline.jobs.rollup import run_rollup
     from pipeline.rollup import RollupOptions
     from pipeline.tables import TableError
@@ -112,6 +154,20 @@ def rollup_cmd(
         result = run_rollup(params, scored, out, opts, text_col)
     except TableError as exc:
         fail(str(exc))
+    dropped = result["summary"].get("duplicates_dropped", 0)
+    if dropped:
+        console.print(f"note: {dropped} rows repeated an id of a later file and were counted once")
+    quality = result["summary"]["data_quality"]
+    problems = {
+        "scores_unparsed": f"{score_col} values that are not numbers",
+        "scores_out_of_range": f"{score_col} values outside 0-10",
+        "dates_unparsed": f"{date_col} values that are not dates (month 'unknown')",
+    }
+    for key, what in problems.items():
+        if quality[key]:
+            console.print(
+                f"[yellow]warning:[/] {quality[key]} {what}: left out, see summary.json data_quality"
+            )
     overall = result["summary"]["overall"]
     nps_text = f", NPS {overall['nps']:.1f}" if overall["nps"] is not None else ""
     console.print(f"{overall['comments']} comments, negative share {overall['negative_share']:.1%}{nps_text}")

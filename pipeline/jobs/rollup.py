@@ -2,30 +2,75 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import pandas as pd
 
 from pipeline.rollup import RollupOptions, rollup, write_rollup
-from pipeline.tables import file_sha256, quarantine_path, read_table
+from pipeline.tables import FORMATS, TableError, check_readable, file_sha256, quarantine_path, read_table
 from pipeline.tracking import configure, git_commit
 
 
+def scored_files(inputs: list[Path]) -> list[Path]:
+    """The tables to roll up: each file given, and every scored table in a folder given (sorted by name, so
+    nightly files named by date come in date order; quarantine files are left out)."""
+    files: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(
+                f for f in item.iterdir() if f.suffix.lower() in FORMATS and ".quarantine." not in f.name
+            )
+            if not found:
+                raise TableError(f"{item}: no scored tables ({', '.join(sorted(FORMATS))}) in this folder")
+            files += found
+        else:
+            check_readable(item)
+            files.append(item)
+    return files
+
+
+def read_scored(files: list[Path], id_col: str = "id") -> tuple[pd.DataFrame, int, int]:
+    """All scored rows of `files` with each id once (the last file's row wins: a comment re-scored by a
+    later run), the quarantined row count, and how many repeated rows were dropped."""
+    frames = [read_table(f) for f in files]
+    frames = [f for f in frames if len(f.columns)]
+    if not frames or not sum(len(f) for f in frames):
+        raise TableError(f"{', '.join(map(str, files))}: no scored rows to roll up (run `cx score` first)")
+    scored = pd.concat(frames, ignore_index=True)
+    dropped = 0
+    if id_col in scored.columns and len(files) > 1:
+        keep = ~scored.duplicated(subset=[id_col], keep="last") | scored[id_col].isna()
+        dropped, scored = int((~keep).sum()), scored[keep].reset_index(drop=True)
+    quarantined = 0
+    for f in files:
+        q = quarantine_path(f)
+        quarantined += len(read_table(q)) if q.is_file() and q.stat().st_size else 0
+    return scored, quarantined, dropped
+
+
 def run_rollup(
-    params: dict[str, Any], scored_path: Path, out_dir: Path, opts: RollupOptions, text_col: str = "text"
+    params: dict[str, Any],
+    inputs: list[Path],
+    out_dir: Path,
+    opts: RollupOptions,
+    text_col: str = "text",
+    id_col: str = "id",
 ) -> dict[str, Any]:
-    scored = read_table(scored_path)
+    files = scored_files(inputs)
+    scored, quarantined, dropped = read_scored(files, id_col)
     result = rollup(scored, opts, text_col)
-    quarantine = quarantine_path(scored_path)
-    quarantined = len(read_table(quarantine)) if quarantine.is_file() and quarantine.stat().st_size else 0
+    result["summary"]["duplicates_dropped"] = dropped
     configure(params)
-    with mlflow.start_run(run_name=f"rollup-{scored_path.name}") as run:
+    name = files[0].name if len(files) == 1 else f"{len(files)}-files"
+    with mlflow.start_run(run_name=f"rollup-{name}") as run:
         mlflow.set_tags({"stage": "rollup", "git_commit": git_commit()})
         mlflow.log_params(
             {
-                "input": str(scored_path),
-                "input_sha256": file_sha256(scored_path),
+                "input": ",".join(map(str, files))[:5000],
+                "input_sha256": inputs_sha256(files),
                 "by": ",".join(result["summary"]["by"]),
                 "touchpoint_col": opts.touchpoint_col,
                 "date_col": opts.date_col,
@@ -34,7 +79,7 @@ def run_rollup(
             }
         )
         extra = {
-            "input": str(scored_path),
+            "input": str(files[0]) if len(files) == 1 else [str(f) for f in files],
             "rows": len(scored) + quarantined,
             "scored_rows": len(scored),
             "quarantined": quarantined,
@@ -52,3 +97,10 @@ def run_rollup(
         for path in written:
             mlflow.log_artifact(str(path), artifact_path="rollup")
     return result
+
+
+def inputs_sha256(files: list[Path]) -> str:
+    """One digest for one or many input files (a single file keeps its own file digest)."""
+    if len(files) == 1:
+        return file_sha256(files[0])
+    return hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()

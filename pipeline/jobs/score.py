@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import mlflow
 
 from pipeline.batch import ScoreOptions, ScoreReport, score_file
 from pipeline.inference import Tagger
+from pipeline.preflight import check_input, check_output
 from pipeline.registry import resolve_model
 from pipeline.tables import file_sha256
 from pipeline.tracking import configure, git_commit
@@ -21,9 +23,18 @@ def run_scoring(
     model_ref: str,
     opts: ScoreOptions,
     progress: bool = True,
+    track: bool = True,
 ) -> ScoreReport:
+    """Score `input_path` into `out` (+ quarantine and data-quality report); an MLflow run unless `track`
+    is off (ad-hoc scoring of a file, where no store should be touched)."""
+    check_input(input_path)  # seconds, before the model loads
+    check_output(out)
     bundle, version = resolve_model(model_ref, params)
     tagger = Tagger(bundle)
+    if not track:
+        report = score_file(input_path, out, tagger, version, opts, progress=progress)
+        write_quality(out, report)
+        return report
     configure(params)
     with mlflow.start_run(run_name=f"score-{input_path.name}"):
         mlflow.set_tags({"stage": "score", "git_commit": git_commit(), "model_version": version})
@@ -42,6 +53,7 @@ def run_scoring(
                 "touchpoint_col": opts.touchpoint_col,
                 "date_col": opts.date_col,
                 "score_col": opts.score_col,
+                "sep": opts.sep or "",
             }
         )
         report = score_file(input_path, out, tagger, version, opts, progress=progress)
@@ -54,7 +66,38 @@ def run_scoring(
                 "rows_per_s": report.rows_per_s,
                 "seconds": report.seconds,
                 "resumed_chunks": report.resumed_chunks,
+                "duplicate_ids": report.duplicate_ids,
             }
         )
-        mlflow.log_dict({"reasons": report.reasons}, "quarantine_reasons.json")
+        mlflow.log_dict(write_quality(out, report), "data_quality.json")
     return report
+
+
+def write_quality(out: Path, report: ScoreReport) -> dict[str, Any]:
+    quality = data_quality(report)
+    quality_path(out).write_text(json.dumps(quality, indent=2, ensure_ascii=False), encoding="utf-8")
+    return quality
+
+
+def quality_path(out: Path) -> Path:
+    """`scored.parquet` -> `scored.quality.json`: the run's data-quality report lives beside its output."""
+    return out.with_name(f"{out.stem}.quality.json")
+
+
+def data_quality(report: ScoreReport) -> dict[str, Any]:
+    """What an operator checks after a nightly run: how many rows went where and why."""
+    considered = report.rows - report.skipped_known
+    return {
+        "input_rows": report.rows,
+        "already_processed": report.skipped_known,
+        "scored": report.scored,
+        "quarantined": report.quarantined,
+        "quarantine_share": round(report.quarantined / considered, 4) if considered else 0.0,
+        "quarantine_reasons": dict(sorted(report.reasons.items())),
+        "duplicate_ids": report.duplicate_ids,
+        "truncated_texts": report.truncated,
+        "delimiter": report.delimiter,
+        "output": report.output,
+        "quarantine": report.quarantine,
+        "model_version": report.model_version,
+    }

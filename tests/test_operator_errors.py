@@ -1,0 +1,179 @@
+"""Fault injection for `cx score` as an operator meets it: every bad input or location is one clear line
+with a documented exit code, found before the model loads, and no row is lost or half-written."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline.tables import quarantine_path, read_table
+from tests.tiny import build_tiny_bundle, sentences
+
+TEXTS = [t for _, t in sentences()][:12]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, params):
+    return build_tiny_bundle(tmp_path_factory.mktemp("ops") / "bundle", params)
+
+
+@pytest.fixture
+def cx(tmp_path, params, monkeypatch, bundle):
+    """Run `cx score ... --model <tiny bundle>` with MLflow kept under tmp_path."""
+    from pipeline.cli import app
+
+    local = copy.deepcopy(params)
+    local["tracking"] |= {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": str(tmp_path / "mla")}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(local), encoding="utf-8")
+    monkeypatch.setenv("CX_PARAMS", str(tmp_path / "params.yaml"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    def run(*args: str, model_loads: bool = True):
+        if not model_loads:  # the check must come first: loading the model here fails the test
+            monkeypatch.setattr("pipeline.jobs.score.resolve_model", _must_not_load)
+        return CliRunner().invoke(app, ["score", *map(str, args), "--model", str(bundle)])
+
+    return run
+
+
+def _must_not_load(*_args, **_kwargs):
+    raise AssertionError("the model was loaded before the input and output were checked")
+
+
+def _frame(n: int = 12, **extra) -> pd.DataFrame:
+    return pd.DataFrame({"id": [f"r{i}" for i in range(n)], "text": TEXTS[:n], **extra})
+
+
+def _nothing_written(out) -> bool:
+    return not out.exists() and not out.with_name(out.name + ".parts").exists()
+
+
+def test_missing_input_is_one_line_before_the_model_loads(cx, tmp_path):
+    out = tmp_path / "out.parquet"
+    result = cx(tmp_path / "nope.csv", "--out", out, model_loads=False)
+    assert result.exit_code == 2 and "nope.csv: no such file" in result.output
+    assert "Traceback" not in result.output and _nothing_written(out)
+
+
+def test_output_under_a_file_is_refused_before_the_model_loads(cx, tmp_path):
+    src = tmp_path / "in.csv"
+    _frame().to_csv(src, index=False)
+    (tmp_path / "blocker").write_text("x")
+    out = tmp_path / "blocker" / "out.parquet"
+    result = cx(src, "--out", out, model_loads=False)
+    assert result.exit_code == 2 and "is a file, not a folder" in result.output
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("utf16.csv", "id,text\n1,Курьер опоздал\n".encode("utf-16"), "UTF-16 text"),
+        ("zip.csv", b"PK\x03\x04\x14\x00\x00\x00\x08\x00binary", "binary data"),
+        ("empty.csv", b"", "the file is empty"),
+        ("sheet.xlsx", b"PK\x03\x04", "a spreadsheet; save the sheet as CSV"),
+        ("fake.parquet", b"id,text\n1,a\n", "not a Parquet file"),
+    ],
+)
+def test_unreadable_files_are_named_with_the_fix(cx, tmp_path, name, content, message):
+    src = tmp_path / name
+    src.write_bytes(content)
+    out = tmp_path / "out.parquet"
+    result = cx(src, "--out", out, model_loads=False)
+    assert result.exit_code == 2 and message in result.output and _nothing_written(out)
+
+
+def test_a_semicolon_csv_is_read_as_such_and_said_so(cx, tmp_path):
+    src = tmp_path / "euro.csv"
+    _frame(touchpoint=["delivery"] * 12).to_csv(src, index=False, sep=";")
+    out = tmp_path / "out.parquet"
+    result = cx(src, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "semicolon-separated" in result.output
+    assert len(read_table(out)) == 12 and read_table(out)["touchpoint"].eq("delivery").all()
+
+
+def test_a_run_that_scores_nothing_fails_loudly_but_keeps_every_row(cx, tmp_path):
+    src = tmp_path / "blank.csv"
+    pd.DataFrame({"id": ["a", "b", "c"], "text": ["", "   ", ""]}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    result = cx(src, "--out", out)
+    assert result.exit_code == 1 and "no row of" in result.output and "could be scored" in result.output
+    assert len(read_table(quarantine_path(out))) == 3 and len(read_table(out)) == 0
+
+
+def test_duplicate_ids_are_counted_and_all_rows_scored(cx, tmp_path):
+    src = tmp_path / "dups.csv"
+    frame = _frame()
+    frame.loc[[3, 7], "id"] = "r0"
+    frame.to_csv(src, index=False)
+    out = tmp_path / "out.parquet"
+    result = cx(src, "--out", out)
+    assert result.exit_code == 0 and "2 rows repeat an id" in result.output
+    assert len(read_table(out)) == 12
+    quality = json.loads((tmp_path / "out.quality.json").read_text())
+    assert quality["duplicate_ids"] == 2 and quality["scored"] == 12 and quality["quarantined"] == 0
+
+
+def test_too_many_quarantined_rows_fail_the_run_but_every_row_is_kept(cx, tmp_path):
+    src = tmp_path / "noisy.csv"
+    frame = _frame()
+    frame.loc[[1, 4, 8, 10], "text"] = ""
+    frame.to_csv(src, index=False)
+    out = tmp_path / "out.parquet"
+    result = cx(src, "--out", out)
+    assert result.exit_code == 1 and "33% of the rows" in result.output and "more than 20%" in result.output
+    assert len(read_table(out)) + len(read_table(quarantine_path(out))) == 12
+    quality = json.loads((tmp_path / "out.quality.json").read_text())
+    assert quality["quarantine_reasons"] == {"missing": 4} and quality["quarantine_share"] == pytest.approx(
+        1 / 3, abs=1e-3
+    )
+    accepted = cx(src, "--out", tmp_path / "again.parquet", "--max-quarantine-share", "0.5", "--no-tracking")
+    assert accepted.exit_code == 0, accepted.output
+    assert (tmp_path / "again.quality.json").is_file()
+
+
+def test_a_broken_line_mid_file_leaves_no_half_written_output(cx, tmp_path):
+    src = tmp_path / "broken.jsonl"
+    good = _frame(6).to_json(orient="records", lines=True, force_ascii=False)
+    src.write_text(good + "{not json\n", encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    result = cx(src, "--out", out, "--chunk-size", "2")
+    assert result.exit_code == 2 and "broken.jsonl:7: not valid JSON" in result.output
+    assert _nothing_written(out)
+
+
+def test_the_store_is_found_from_any_directory(tmp_path, monkeypatch):
+    from pipeline.tracking import anchored_uri
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "params.yaml").write_text("seed: 1\n")
+    monkeypatch.setenv("CX_PARAMS", str(tmp_path / "project" / "params.yaml"))
+    monkeypatch.chdir(tmp_path)
+    assert anchored_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path / 'project' / 'mlflow.db'}"
+    assert anchored_uri("sqlite:////abs/m.db") == "sqlite:////abs/m.db"
+    assert anchored_uri("http://mlflow:5000") == "http://mlflow:5000"
+
+
+def test_help_documents_the_exit_codes():
+    from pipeline.cli import app
+
+    result = CliRunner().invoke(app, ["--help"])
+    assert "Exit codes" in result.output and "130" in result.output
+    version = CliRunner().invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("cx-terms 0.")
+
+
+def test_an_overlong_comment_is_cut_and_flagged(cx, tmp_path):
+    src = tmp_path / "long.csv"
+    frame = _frame(3)
+    frame.loc[1, "text"] = "Курьер опоздал. " * 800  # 12,800 characters > cleaning.max_chars
+    frame.to_csv(src, index=False)
+    out = tmp_path / "out.parquet"
+    assert cx(src, "--out", out).exit_code == 0
+    assert read_table(out)["truncated"].tolist() == ["false", "true", "false"]  # Parquet booleans as text
+    assert json.loads((tmp_path / "out.quality.json").read_text())["truncated_texts"] == 1
