@@ -271,7 +271,9 @@ def _score_chunks(
     with progress_bar(
         total=count_rows(input_path), desc=f"score {input_path.name}", unit=" rows", enabled=progress
     ) as bar:
-        for k, chunk in enumerate(iter_table(input_path, chunksize=opts.chunk_size, sep=sep)):
+        for k, chunk in enumerate(
+            iter_table(input_path, chunksize=opts.chunk_size, sep=sep, raw_columns={opts.text_col})
+        ):
             require_columns(chunk, input_path, [opts.text_col])
             n = len(chunk)
             chunk.index = range(first_row, first_row + n)

@@ -13,7 +13,7 @@ import csv
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -52,9 +52,13 @@ def check_readable(path: str | Path) -> str:
     return table_format(path)
 
 
-def iter_table(path: str | Path, chunksize: int = 10_000, sep: str | None = None) -> Iterator[pd.DataFrame]:
+def iter_table(
+    path: str | Path, chunksize: int = 10_000, sep: str | None = None, raw_columns: Collection[str] = ()
+) -> Iterator[pd.DataFrame]:
     """Yield the table in chunks of at most `chunksize` rows, all columns as strings (missing = None);
-    `sep` overrides the delimiter of a CSV (',' by default; a TSV is always tab-separated)."""
+    `sep` overrides the delimiter of a CSV (',' by default; a TSV is always tab-separated). Columns in
+    `raw_columns` keep the values a typed format stored (a number in a Parquet or JSONL text column stays
+    a number, so cleaning can refuse it as `not_text` instead of scoring "12345" as a comment)."""
     path = Path(path)
     fmt = check_readable(path)
     if path.stat().st_size == 0:  # an empty output of an earlier step (nothing scored): no rows
@@ -62,10 +66,10 @@ def iter_table(path: str | Path, chunksize: int = 10_000, sep: str | None = None
     try:
         if fmt == "parquet":
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
-                yield _as_text(_arrow_as_text(batch).to_pandas())
+                yield _as_text(_arrow_as_text(batch, raw_columns).to_pandas(), raw_columns)
             return
         if fmt == "jsonl":
-            yield from _iter_jsonl(path, chunksize)
+            yield from _iter_jsonl(path, chunksize, raw_columns)
             return
         reader = pd.read_csv(
             path,
@@ -88,7 +92,7 @@ def iter_table(path: str | Path, chunksize: int = 10_000, sep: str | None = None
         raise _explain_parser_error(path, exc) from exc
 
 
-def _arrow_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
+def _arrow_as_text(batch: pa.RecordBatch, raw_columns: Collection[str] = ()) -> pa.RecordBatch:
     """Numbers, booleans and dates as Arrow-rendered strings: id 101 stays "101" even next to a null."""
     plain = (
         pa.types.is_integer,
@@ -98,12 +102,13 @@ def _arrow_as_text(batch: pa.RecordBatch) -> pa.RecordBatch:
         pa.types.is_decimal,
     )
     columns = [
-        col.cast(pa.string()) if any(test(col.type) for test in plain) else col for col in batch.columns
+        col.cast(pa.string()) if name not in raw_columns and any(test(col.type) for test in plain) else col
+        for name, col in zip(batch.schema.names, batch.columns, strict=True)
     ]
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def _iter_jsonl(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
+def _iter_jsonl(path: Path, chunksize: int, raw_columns: Collection[str] = ()) -> Iterator[pd.DataFrame]:
     """JSON Lines read record by record: no type guessing (ids stay ids, dates stay text), keys may vary
     between records, and a broken line is reported with its number."""
     records: list[dict] = []
@@ -121,15 +126,16 @@ def _iter_jsonl(path: Path, chunksize: int) -> Iterator[pd.DataFrame]:
                 raise TableError(f"{path}:{line_no}: each line must be a JSON object")
             records.append(record)
             if len(records) >= chunksize:
-                yield _records_frame(records)
+                yield _records_frame(records, raw_columns)
                 records = []
     if records:
-        yield _records_frame(records)
+        yield _records_frame(records, raw_columns)
 
 
-def _records_frame(records: list[dict]) -> pd.DataFrame:
+def _records_frame(records: list[dict], raw_columns: Collection[str] = ()) -> pd.DataFrame:
     columns = list(dict.fromkeys(key for record in records for key in record))
-    return _as_text(pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns}))
+    frame = pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns})
+    return _as_text(frame, raw_columns)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -137,18 +143,25 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
 
 
-def _as_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Text stays text; numbers and lists become strings; NaN/None become None."""
+def text_value(value: object) -> object:
+    """A cell as text: text stays text; numbers and booleans as written; lists and dicts as JSON; NaN and
+    None become None."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, str | bytes):
+        return value
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _as_text(df: pd.DataFrame, raw_columns: Collection[str] = ()) -> pd.DataFrame:
+    """Every column as text (`text_value`), except `raw_columns`, where only NaN becomes None."""
     out = df.astype(object)
     for col in out.columns:
+        keep = col in raw_columns
         out[col] = [
-            None
-            if v is None or (isinstance(v, float) and v != v)
-            else v
-            if isinstance(v, str | bytes)
-            else json.dumps(v, ensure_ascii=False)
-            if isinstance(v, list | dict)
-            else str(v)
+            None if v is None or (isinstance(v, float) and v != v) else v if keep else text_value(v)
             for v in out[col]
         ]
     return out

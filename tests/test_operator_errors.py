@@ -177,3 +177,19 @@ def test_an_overlong_comment_is_cut_and_flagged(cx, tmp_path):
     assert cx(src, "--out", out).exit_code == 0
     assert read_table(out)["truncated"].tolist() == ["false", "true", "false"]  # Parquet booleans as text
     assert json.loads((tmp_path / "out.quality.json").read_text())["truncated_texts"] == 1
+
+
+def test_numbers_in_a_typed_text_column_are_refused_not_scored(cx, tmp_path):
+    """A Parquet or JSONL text column holding numbers or lists: those rows are `not_text`, not comments."""
+    src = tmp_path / "typed.jsonl"
+    rows = [{"id": "a", "text": TEXTS[0]}, {"id": "b", "text": 12345}, {"id": "c", "text": ["x", "y"]}]
+    src.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    out = tmp_path / "out.parquet"
+    assert cx(src, "--out", out, "--max-quarantine-share", "1").exit_code == 0
+    quarantined = read_table(quarantine_path(out))
+    assert quarantined["reason"].tolist() == ["not_text", "not_text"]
+    assert quarantined["text"].tolist() == ["12345", '["x", "y"]'] and read_table(out)["id"].tolist() == ["a"]
+    pq_src = tmp_path / "typed.parquet"
+    pd.DataFrame({"id": ["1", "2"], "text": [101, 202]}).to_parquet(pq_src, index=False)
+    result = cx(pq_src, "--out", tmp_path / "p.parquet")
+    assert result.exit_code == 1 and "not_text 2" in result.output

@@ -19,7 +19,7 @@ from pipeline.cleaning.nlp import get_nlp
 from pipeline.cleaning.normalize import Normalizer
 from pipeline.cleaning.pii import PiiMasker
 from pipeline.config import load_params
-from pipeline.tables import printable
+from pipeline.tables import printable, text_value
 
 # Error codes (stable strings: they end up in quarantine files and dashboards).
 MISSING = "missing"
@@ -107,7 +107,7 @@ class Cleaner:
         """A rejected cell made safe to store: undecodable bytes escaped, PII masked all the same."""
         if isinstance(value, str | bytes):
             return self.mask(printable(value)).text
-        return value
+        return text_value(value)  # a number or a list refused as not_text is stored as its text
 
     def __call__(self, value: Any, lemmas: bool = False) -> CleanResult:
         return self.batch([value], lemmas=lemmas)[0]

@@ -97,6 +97,7 @@ def data_quality(report: ScoreReport) -> dict[str, Any]:
         "duplicate_ids": report.duplicate_ids,
         "truncated_texts": report.truncated,
         "delimiter": report.delimiter,
+        "resumed_chunks": report.resumed_chunks,
         "output": report.output,
         "quarantine": report.quarantine,
         "model_version": report.model_version,
