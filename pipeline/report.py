@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
@@ -53,8 +54,10 @@ JOURNEY_ORDER = (
 
 
 def _split_columns(columns: list[str], text: list[str]) -> dict[str, list[str]]:
-    """The rollup's column contract (pipeline/rollup.py), split into text and numeric columns."""
-    return {"text": text, "numeric": [c for c in columns if c not in text]}
+    """The rollup's column contract (pipeline/rollup.py), split into text and numeric columns. The `small`
+    flag is not required: the report derives it from the volume and the summary's `min_n`, so rollups
+    written before the flag existed still render."""
+    return {"text": text, "numeric": [c for c in columns if c not in text and c != "small"]}
 
 
 CELL_COLUMNS = _split_columns(ROLLUP_CELL_COLUMNS, ["dimension", "touchpoint", "month", "label"])
@@ -318,19 +321,23 @@ class HeatmapStyle:
     zmax: float | None  # None: stretch to the largest value
 
 
-def cell_text(volume: float, share: float, negative_share: float, colour_column: str) -> str:
-    """Two short lines per cell: the count always (a deep colour over 4 comments is not a finding)."""
+def cell_text(volume: float, share: float, negative_share: float, colour_column: str, min_n: int = 1) -> str:
+    """Two short lines per cell: the count always (a deep colour over 4 comments is not a finding); below
+    `min_n` comments the negative share is not shown as a finding either."""
     if math.isnan(volume) or volume == 0:
         return ""
     if colour_column == "negative_share":
+        if volume < min_n:
+            return f"{int(volume):,}<br>too few"
         return f"{int(volume):,}<br>{fmt_pct(negative_share)} neg"
     return f"{fmt_pct(share)}<br>n={int(volume):,}"
 
 
 def label_heatmap(
-    cells: pd.DataFrame, dimension: str, scheme: Sequence[str], style: HeatmapStyle
+    cells: pd.DataFrame, dimension: str, scheme: Sequence[str], style: HeatmapStyle, min_n: int = 1
 ) -> go.Figure | None:
-    """Touchpoints (journey order, top to bottom) x labels, coloured by one cell column; None if no cells."""
+    """Touchpoints (journey order, top to bottom) x labels, coloured by one cell column; None if no cells.
+    A negative share over fewer than `min_n` comments is left uncoloured and marked "too few"."""
     sub = overall_cells(cells, dimension)
     if sub.empty:
         return None
@@ -339,6 +346,8 @@ def label_heatmap(
         c: grid(sub, c, rows, cols).to_numpy(dtype=float) for c in ("volume", "share", "negative_share")
     }
     z = grid(sub, style.colour_column, rows, cols).to_numpy(dtype=float)
+    if style.colour_column == "negative_share":
+        z[values["volume"] < min_n] = np.nan
     text = [
         [
             cell_text(
@@ -346,6 +355,7 @@ def label_heatmap(
                 values["share"][i][j],
                 values["negative_share"][i][j],
                 style.colour_column,
+                min_n,
             )
             for j in range(len(cols))
         ]
@@ -378,13 +388,13 @@ def label_heatmap(
     return fig
 
 
-def terms_heatmap(cells: pd.DataFrame) -> go.Figure | None:
+def terms_heatmap(cells: pd.DataFrame, min_n: int = 1) -> go.Figure | None:
     """Journey heat map: where each TERMS factor comes up, and how negative it is there.
 
     Colour is the negative share on a fixed 0-100% scale so two reports can be compared by eye.
     """
     style = HeatmapStyle("negative_share", "Reds", "negative<br>share", zmax=1.0)
-    return label_heatmap(cells, "terms", TERMS, style)
+    return label_heatmap(cells, "terms", TERMS, style, min_n)
 
 
 def forces_heatmap(cells: pd.DataFrame) -> go.Figure | None:
@@ -780,9 +790,14 @@ def body_html(rollup: Rollup, title: str) -> str:
             section(
                 "Journey heat map: TERMS factors by touchpoint",
                 "Colour = negative share of the comments carrying the factor (red = mostly complaints); "
-                "cell text = comments carrying it and their negative share. "
+                "cell text = comments carrying it and their negative share; cells with fewer than "
+                f"{rollup.summary.get('min_n', 1)} comments are left uncoloured (too few to read). "
                 "Hover for intervals and pain index.",
-                figure_or_note(terms_heatmap(rollup.cells), "fig-terms", "No TERMS cells in this rollup.")
+                figure_or_note(
+                    terms_heatmap(rollup.cells, int(rollup.summary.get("min_n", 1))),
+                    "fig-terms",
+                    "No TERMS cells in this rollup.",
+                )
                 + touchpoint_table_html(rollup.touchpoints),
                 "journey",
             ),

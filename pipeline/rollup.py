@@ -41,6 +41,7 @@ class RollupOptions:
     quotes_per_cell: int = 3
     bootstrap: int = 1000
     seed: int = 13
+    min_n: int = 1  # intervals, NPS and CSAT only from this many comments (or scores); params: rollup.min_n
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -142,6 +143,7 @@ TOUCHPOINT_COLUMNS = [
     "nps_lo",
     "nps_hi",
     "csat",
+    "small",
 ]
 CELL_COLUMNS = [
     "dimension",
@@ -161,16 +163,20 @@ CELL_COLUMNS = [
     "pain_index",
     "pain_index_lo",
     "pain_index_hi",
+    "small",
 ]
 
 
-def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool) -> pd.DataFrame:
+def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool, min_n: int = 1) -> pd.DataFrame:
+    """Per touchpoint (and month): volumes and shares; below `min_n` comments no interval, below `min_n`
+    scores no NPS/CSAT (an NPS of -100 from one detractor is not a finding)."""
     rows = []
     for tp, month, part in _groups(frame, by_month):
         n = len(part)
         neg, pos = int((part["sentiment"] == "negative").sum()), int((part["sentiment"] == "positive").sum())
-        lo, hi = wilson(neg, n)
+        lo, hi = wilson(neg, n) if n >= min_n else (np.nan, np.nan)
         scores = part["score"].dropna().to_numpy()
+        enough = len(scores) >= min_n
         row = {
             "touchpoint": tp,
             "month": month,
@@ -181,6 +187,7 @@ def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool) -> p
             "positive_share": pos / n if n else np.nan,
             "net_sentiment": (pos - neg) / n if n else np.nan,
             "n_scored": len(scores),
+            "small": n < min_n,
         }
         if kind == "nps":
             value, vlo, vhi, pro, pas, det = nps(scores)
@@ -188,9 +195,9 @@ def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool) -> p
                 "promoters": pro,
                 "passives": pas,
                 "detractors": det,
-                "nps": value,
-                "nps_lo": vlo,
-                "nps_hi": vhi,
+                "nps": value if enough else np.nan,
+                "nps_lo": vlo if enough else np.nan,
+                "nps_hi": vhi if enough else np.nan,
                 "csat": np.nan,
             }
         else:
@@ -201,13 +208,15 @@ def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool) -> p
                 "nps": np.nan,
                 "nps_lo": np.nan,
                 "nps_hi": np.nan,
-                "csat": float((scores >= 4).mean()) if kind == "csat" and len(scores) else np.nan,
+                "csat": float((scores >= 4).mean()) if kind == "csat" and len(scores) and enough else np.nan,
             }
         rows.append(row)
     return pd.DataFrame(rows, columns=TOUCHPOINT_COLUMNS)
 
 
-def cell_table(frame: pd.DataFrame, by_month: bool) -> pd.DataFrame:
+def cell_table(frame: pd.DataFrame, by_month: bool, min_n: int = 1) -> pd.DataFrame:
+    """Per touchpoint (and month) x label; a cell with fewer than `min_n` comments is `small`: no interval
+    on its negative share, and the report does not colour it."""
     rows = []
     for tp, month, part in _groups(frame, by_month):
         if tp == ALL:
@@ -219,9 +228,10 @@ def cell_table(frame: pd.DataFrame, by_month: bool) -> pd.DataFrame:
             for label in labels:
                 has = part[f"has_{key}_{label}"].to_numpy()
                 volume, neg, pos = int(has.sum()), int((has & negative).sum()), int((has & positive).sum())
-                share_lo, share_hi = wilson(volume, n)
-                neg_lo, neg_hi = wilson(neg, volume)
-                pain_lo, pain_hi = wilson(neg, n)
+                nan2 = (np.nan, np.nan)
+                share_lo, share_hi = wilson(volume, n) if n >= min_n else nan2
+                neg_lo, neg_hi = wilson(neg, volume) if volume >= min_n else nan2
+                pain_lo, pain_hi = wilson(neg, n) if n >= min_n else nan2
                 rows.append(
                     {
                         "dimension": key,
@@ -241,6 +251,7 @@ def cell_table(frame: pd.DataFrame, by_month: bool) -> pd.DataFrame:
                         "pain_index": 100 * neg / n,
                         "pain_index_lo": 100 * pain_lo,
                         "pain_index_hi": 100 * pain_hi,
+                        "small": volume < min_n,
                     }
                 )
     return pd.DataFrame(rows, columns=CELL_COLUMNS)
@@ -328,8 +339,8 @@ def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") ->
         raise TableError(f"the scored file has no text column '{text_col}'; pass --text-col")
     frame, kind, quality = _prepare(scored, opts)
     tables = {
-        "touchpoints": touchpoint_table(frame, kind, opts.by_month),
-        "cells": cell_table(frame, opts.by_month),
+        "touchpoints": touchpoint_table(frame, kind, opts.by_month, opts.min_n),
+        "cells": cell_table(frame, opts.by_month, opts.min_n),
         "drivers": driver_table(frame, kind, opts.bootstrap, opts.seed),
         "quotes": quote_table(frame, opts.quotes_per_cell, text_col),
     }
@@ -338,6 +349,7 @@ def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") ->
     top = cells.sort_values(["pain_index", "volume"], ascending=False).head(10)
     summary = {
         "score_kind": kind,
+        "min_n": opts.min_n,
         "data_quality": quality,
         "by": ["touchpoint", "month"] if opts.by_month else ["touchpoint"],
         "overall": {

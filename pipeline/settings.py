@@ -163,6 +163,7 @@ class Rollup(Section):
     out_dir: str
     quotes_per_cell: int = Field(ge=0)
     bootstrap: int = Field(ge=0)
+    min_n: int = Field(ge=1)
 
 
 class Report(Section):

@@ -384,3 +384,46 @@ def test_csat_rollup_shows_csat_instead_of_nps(tmp_path: Path) -> None:
     html = build_report(rollup, tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Overall CSAT" in html and "62.5%" in html
     assert "NPS [95% CI]" not in html and "CSAT (% 4–5)" in html
+
+
+def test_heat_map_leaves_cells_with_too_few_comments_uncoloured():
+    """A negative share over 2 comments is not painted as the worst cell on the map."""
+    from pipeline.report import terms_heatmap
+
+    cells = pd.DataFrame(
+        [
+            {
+                "dimension": "terms",
+                "touchpoint": tp,
+                "month": "all",
+                "label": label,
+                "volume": volume,
+                "touchpoint_comments": 40,
+                "share": volume / 40,
+                "negative_share": neg,
+                "pain_index": 0.0,
+            }
+            for tp, label, volume, neg in (
+                ("delivery", "time", 30, 0.5),
+                ("delivery", "money", 2, 1.0),
+                ("call_center", "time", 12, 0.25),
+            )
+        ]
+    )
+    for column in (
+        "share_lo",
+        "share_hi",
+        "negative_share_lo",
+        "negative_share_hi",
+        "pain_index_lo",
+        "pain_index_hi",
+        "net_sentiment",
+    ):
+        cells[column] = 0.0
+    trace = terms_heatmap(cells, min_n=10).data[0]
+    z = np.asarray(trace.z, dtype=float)
+    texts = [t for row in trace.text for t in row if t]
+    assert np.isnan(z).sum() >= 1 and np.nanmax(z) == pytest.approx(0.5)  # the 2-comment 100% is not coloured
+    assert "2<br>too few" in texts and "30<br>50% neg" in texts
+    coloured = np.asarray(terms_heatmap(cells).data[0].z, dtype=float)
+    assert np.nanmax(coloured) == pytest.approx(1.0)  # without a minimum it would have been the darkest

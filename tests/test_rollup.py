@@ -256,3 +256,16 @@ def test_out_of_range_scores_and_bad_dates_are_counted_not_guessed(scored):
     assert summary["data_quality"] == {"scores_unparsed": 1, "scores_out_of_range": 2, "dates_unparsed": 3}
     assert summary["overall"]["n_scored"] == clean["overall"]["n_scored"]  # the bad scores are left out
     assert summary["overall"]["nps"] == pytest.approx(clean["overall"]["nps"])
+
+
+def test_small_groups_get_no_interval_no_nps_and_are_marked(scored):
+    """Below rollup.min_n comments (or scores) an NPS of -100 from one detractor is not reported."""
+    result = rollup(scored, RollupOptions(bootstrap=10, min_n=5))
+    tp = result["tables"]["touchpoints"].set_index("touchpoint")
+    assert tp.loc["call_center", "small"] and pd.isna(tp.loc["call_center", "nps"])  # 4 comments
+    assert pd.isna(tp.loc["call_center", "negative_share_lo"]) and tp.loc["call_center", "detractors"] == 2
+    assert not tp.loc["delivery", "small"] and tp.loc["delivery", "nps"] == pytest.approx(0.0)  # 5 scores
+    cells = result["tables"]["cells"]
+    tiny = cells[(cells["volume"] > 0) & (cells["volume"] < 5)]
+    assert len(tiny) and tiny["small"].all() and tiny["negative_share_lo"].isna().all()
+    assert result["summary"]["min_n"] == 5

@@ -149,6 +149,7 @@ def rollup_cmd(
         quotes_per_cell=cfg["quotes_per_cell"],
         bootstrap=cfg["bootstrap"],
         seed=params["seed"],
+        min_n=cfg["min_n"],
     )
     try:
         result = run_rollup(params, scored, out, opts, text_col)
