@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
-from pipeline.dataset.corpus.split import primary
-from pipeline.labels import FORCES, TERMS
+from pipeline.labels import FORCES, TERMS, primary
 
 
 def _binary_kappas(a: pd.Series, b: pd.Series, labels: tuple[str, ...]) -> dict[str, float]:

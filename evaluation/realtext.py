@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dataset.targets import encode_targets
-from pipeline.labels import HEADS, NO_LABEL, SENTIMENTS
+from pipeline.labels import HEADS, SENTIMENTS, primary
 from pipeline.metrics import head_scores, primary_accuracy, primary_labels, reliability_bins, score
 
 
@@ -67,7 +67,7 @@ def error_analysis(
             ):
                 if row_lang != lang or gold is None or isinstance(gold, float):
                     continue
-                gold = gold if head == "sentiment" else (gold[0] if len(gold) else NO_LABEL)
+                gold = gold if head == "sentiment" else primary(gold)
                 if gold != predicted[head][i]:
                     key = (gold, predicted[head][i])
                     pairs[key] += 1

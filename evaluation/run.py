@@ -54,10 +54,8 @@ def test_set_fingerprint(parts: dict[str, Any]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _log_metrics(
-    name: str, result: dict[str, Any], public: dict[str, Any], behaviour: dict[str, Any]
-) -> None:
-    mlflow.log_metrics(headline_metrics(name, result, public, behaviour))
+def _log_metrics(name: str, result: dict[str, Any], headline: dict[str, float]) -> None:
+    mlflow.log_metrics(headline)
     for part in ("corpus", "real"):
         if result.get(part):
             for head in HEADS:
@@ -102,7 +100,8 @@ def evaluate_and_gate(
         markdown += errors_markdown(results[candidate]["real"]["errors"])
     report = {"test": results, "public_sentiment": public, "behaviour": behaviour}
     md, js = write_reports(report, markdown, out_dir)
-    write_tracked(results, public, behaviour, Path(ecfg["metrics"]), Path(ecfg["plots_dir"]))
+    headline = {name: headline_metrics(name, r, public, behaviour) for name, r in results.items()}
+    write_tracked(results, headline, Path(ecfg["metrics"]), Path(ecfg["plots_dir"]))
     tracking = params["tracking"]
     with mlflow.start_run(run_name=f"evaluate-{candidate}"):
         mlflow.set_tags({"stage": "evaluate", "candidate": candidate, "git_commit": git_commit()})
@@ -113,7 +112,7 @@ def evaluate_and_gate(
                 )
                 mlflow.log_input(dataset, context=f"test-{origin}")
         for name, result in results.items():
-            _log_metrics(name, result, public, behaviour)
+            _log_metrics(name, result, headline[name])
         mlflow.log_artifact(str(md))
         mlflow.log_artifact(str(js))
         version = registered_version(available[candidate])
@@ -123,7 +122,7 @@ def evaluate_and_gate(
             client(),
             params["model"]["name"],
             version,
-            gate_metric_value(tracking["gate_metric"], candidate, results[candidate], public, behaviour),
+            gate_metric_value(tracking["gate_metric"], candidate, headline[candidate]),
             tracking["gate_metric"],
             tracking["champion_alias"],
             test_set_fingerprint(parts),

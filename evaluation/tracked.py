@@ -55,8 +55,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
 
 def write_tracked(
     results: dict[str, dict[str, Any]],
-    public: dict[str, Any],
-    behaviour: dict[str, Any],
+    metrics: dict[str, dict[str, float]],
     metrics_path: Path,
     plots_dir: Path,
 ) -> list[Path]:
@@ -64,7 +63,6 @@ def write_tracked(
     `per_label_f1.csv` (one row per head/label) and in `reliability_<head>.csv` (one row per bin)."""
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     plots_dir.mkdir(parents=True, exist_ok=True)
-    metrics = {name: headline_metrics(name, r, public, behaviour) for name, r in results.items()}
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True), encoding="utf-8")
     series = [(name, test) for name in results for test in TESTS if results[name].get(test)]
     header = [f"{name}_{test}" for name, test in series]
@@ -87,14 +85,10 @@ def write_tracked(
     return written
 
 
-def gate_metric_value(
-    metric: str, name: str, result: dict[str, Any], public: dict[str, Any], behaviour: dict[str, Any]
-) -> float:
-    """The value of `tracking.gate_metric` for model `name`: any headline metric, named without the model
+def gate_metric_value(metric: str, name: str, headline: dict[str, float]) -> float:
+    """The value of `tracking.gate_metric` among model `name`'s `headline_metrics`, named without the model
     (`test_gate_mean`, `real_test_macro_f1_mean`, `real_test_lang_en_primary_terms_accuracy`, ...)."""
-    metrics = {
-        k.replace(f"_{name}", "", 1): v for k, v in headline_metrics(name, result, public, behaviour).items()
-    }
+    metrics = {k.replace(f"_{name}", "", 1): v for k, v in headline.items()}
     if metric not in metrics:
         close = difflib.get_close_matches(metric, metrics, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; e.g. {', '.join(sorted(metrics)[:3])}"

@@ -312,7 +312,7 @@ def _score_chunks(
             report.scored += meta["scored"]
             report.quarantined += meta["quarantined"]
             report.skipped_known += meta["skipped"]
-            report.truncated += meta.get("truncated", 0)
+            report.truncated += meta["truncated"]
             for reason, count in meta["reasons"].items():
                 report.reasons[reason] = report.reasons.get(reason, 0) + count
             new_ids.update(meta["ids"])

@@ -12,3 +12,8 @@ LANGS = ("ru", "bg", "en")
 
 HEADS = {"sentiment": SENTIMENTS, "terms": TERMS, "forces": FORCES}
 NO_LABEL = "none"  # the "primary" of an empty TERMS/Force list, for stratification and tables
+
+
+def primary(labels: list[str]) -> str:
+    """The first-listed (most salient) label of a TERMS/Force list, NO_LABEL for an empty one."""
+    return labels[0] if len(labels) else NO_LABEL

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from pipeline.labels import HEADS, NO_LABEL
+from pipeline.labels import HEADS, NO_LABEL, primary
 
 
 def predictions_from_probs(
@@ -122,10 +122,7 @@ def primary_accuracy(
     for head in ("terms", "forces"):
         predicted = np.array(primary_labels(probs[head], thresholds[head], HEADS[head]), dtype=object)
         reference = np.array(
-            [
-                None if v is None or isinstance(v, float) else (v[0] if len(v) else NO_LABEL)
-                for v in frame[head]
-            ],
+            [None if v is None or isinstance(v, float) else primary(v) for v in frame[head]],
             dtype=object,
         )
         known = np.array([r is not None for r in reference])
@@ -160,14 +157,12 @@ def reliability_bins(
 
 
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
-    """ECE: |accuracy - confidence| per equal-width confidence bin, weighted by bin size."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ece = 0.0
-    for lo, hi in itertools.pairwise(edges):
-        in_bin = (confidence > lo) & (confidence <= hi)
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
+    """ECE: |accuracy - confidence| per equal-width confidence bin (`reliability`), weighted by bin size."""
+    conf, acc, count = reliability(confidence, correct, bins)
+    filled = count > 0
+    if not filled.any():
+        return 0.0
+    return float(np.sum(count[filled] / len(confidence) * np.abs(acc[filled] - conf[filled])))
 
 
 def reliability(

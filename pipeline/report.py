@@ -784,6 +784,7 @@ def figure_or_note(fig: go.Figure | None, div_id: str, missing: str) -> str:
 def body_html(rollup: Rollup, title: str) -> str:
     """All sections in reading order: headline, where, what, when, what it costs, in customers' words."""
     has_months = not monthly_rows(rollup.touchpoints).empty
+    min_n = int(rollup.summary.get("min_n", 1))
     return "".join(
         [
             header_html(title, rollup.summary, rollup.touchpoints),
@@ -791,10 +792,10 @@ def body_html(rollup: Rollup, title: str) -> str:
                 "Journey heat map: TERMS factors by touchpoint",
                 "Colour = negative share of the comments carrying the factor (red = mostly complaints); "
                 "cell text = comments carrying it and their negative share; cells with fewer than "
-                f"{rollup.summary.get('min_n', 1)} comments are left uncoloured (too few to read). "
+                f"{min_n} comments are left uncoloured (too few to read). "
                 "Hover for intervals and pain index.",
                 figure_or_note(
-                    terms_heatmap(rollup.cells, int(rollup.summary.get("min_n", 1))),
+                    terms_heatmap(rollup.cells, min_n),
                     "fig-terms",
                     "No TERMS cells in this rollup.",
                 )

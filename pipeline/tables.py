@@ -143,10 +143,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
 
 
+def is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
 def text_value(value: object) -> object:
     """A cell as text: text stays text; numbers and booleans as written; lists and dicts as JSON; NaN and
     None become None."""
-    if value is None or (isinstance(value, float) and value != value):
+    if is_missing(value):
         return None
     if isinstance(value, str | bytes):
         return value
@@ -160,10 +164,7 @@ def _as_text(df: pd.DataFrame, raw_columns: Collection[str] = ()) -> pd.DataFram
     out = df.astype(object)
     for col in out.columns:
         keep = col in raw_columns
-        out[col] = [
-            None if v is None or (isinstance(v, float) and v != v) else v if keep else text_value(v)
-            for v in out[col]
-        ]
+        out[col] = [(None if is_missing(v) else v) if keep else text_value(v) for v in out[col]]
     return out
 
 

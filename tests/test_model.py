@@ -307,16 +307,17 @@ def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
 
 
 def test_the_gate_compares_the_configured_metric():
-    from evaluation.tracked import gate_metric_value
+    from evaluation.tracked import gate_metric_value, headline_metrics
 
     result = {
         "corpus": {"macro_f1_mean": 0.8, "overall": {}, "by_lang": {}},
         "real": {"macro_f1_mean": 0.6, "overall": {}, "by_lang": {}, "primary": {}},
     }
-    assert gate_metric_value("test_gate_mean", "transformer", result, {}, {}) == pytest.approx(0.7)
-    assert gate_metric_value("real_test_macro_f1_mean", "transformer", result, {}, {}) == pytest.approx(0.6)
+    headline = headline_metrics("transformer", result, {}, {})
+    assert gate_metric_value("test_gate_mean", "transformer", headline) == pytest.approx(0.7)
+    assert gate_metric_value("real_test_macro_f1_mean", "transformer", headline) == pytest.approx(0.6)
     with pytest.raises(ValueError, match="did you mean test_gate_mean"):
-        gate_metric_value("test_gate_maen", "transformer", result, {}, {})
+        gate_metric_value("test_gate_maen", "transformer", headline)
 
 
 def test_every_run_lands_in_the_configured_experiment(trained):

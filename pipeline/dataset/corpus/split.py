@@ -17,13 +17,9 @@ import pandas as pd
 from scipy.sparse.csgraph import connected_components
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from pipeline.labels import NO_LABEL
+from pipeline.labels import primary
 
 SPLITS = ("train", "dev", "test")
-
-
-def primary(labels: list[str]) -> str:
-    return labels[0] if len(labels) else NO_LABEL
 
 
 def near_duplicate_groups(texts: list[str], threshold: float) -> np.ndarray:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipeline.dataset.corpus.split import primary
-from pipeline.labels import FORCES, LANGS, NO_LABEL, SENTIMENTS, TERMS
+from pipeline.labels import FORCES, LANGS, NO_LABEL, SENTIMENTS, TERMS, primary
 
 
 def coverage_table(corpus: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.dataset.realtext.sources import SOURCES, read_source
-from pipeline.labels import FORCES, SENTIMENTS, TERMS
+from pipeline.labels import FORCES, SENTIMENTS, TERMS, primary
 
 
 class RealLabel(BaseModel):
@@ -101,10 +101,6 @@ def attach_texts(
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
-def _primary(labels: list[str]) -> str:
-    return labels[0] if len(labels) else "none"
-
-
 def consensus(first: pd.DataFrame, second: pd.DataFrame, adjudicated: pd.DataFrame | None) -> pd.DataFrame:
     """The two-pass consensus per head for the rows both passes labelled (rid + sentiment/terms/forces).
 
@@ -125,7 +121,7 @@ def consensus(first: pd.DataFrame, second: pd.DataFrame, adjudicated: pd.DataFra
         )
         for head in ("terms", "forces"):
             mine, theirs = getattr(row, head), getattr(row, f"{head}_2")
-            agreed = _primary(mine) == _primary(theirs)
+            agreed = primary(mine) == primary(theirs)
             out[head] = list(mine) if agreed else (list(fallback[head]) if fallback is not None else None)
         rows.append(out)
     return pd.DataFrame(rows, columns=["rid", "sentiment", "terms", "forces"])
