@@ -34,7 +34,7 @@ from pipeline.dataset.frames import load_splits
 from pipeline.figures import confusion_figure
 from pipeline.inference import Tagger
 from pipeline.labels import HEADS
-from pipeline.tracking import client, configure, git_commit
+from pipeline.tracking import client, configure, tracked_run
 
 
 def bundles(params: dict[str, Any]) -> dict[str, Path]:
@@ -103,8 +103,7 @@ def evaluate_and_gate(
     headline = {name: headline_metrics(name, r, public, behaviour) for name, r in results.items()}
     write_tracked(results, headline, Path(ecfg["metrics"]), Path(ecfg["plots_dir"]))
     tracking = params["tracking"]
-    with mlflow.start_run(run_name=f"evaluate-{candidate}"):
-        mlflow.set_tags({"stage": "evaluate", "candidate": candidate, "git_commit": git_commit()})
+    with tracked_run(f"evaluate-{candidate}", "evaluate", candidate=candidate):
         for origin, frame in parts.items():
             if len(frame):
                 dataset = mlflow.data.from_pandas(

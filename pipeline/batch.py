@@ -25,10 +25,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.cleaning.cleaner import CleanResult
+from pipeline.cleaning.cleaner import INVALID_UTF8, CleanResult
 from pipeline.cleaning.files import keep_apart, partition
 from pipeline.inference import Tagger
-from pipeline.preflight import check_input, check_output, sniff_delimiter
+from pipeline.preflight import check_input, check_output, likely_encoding, sniff_delimiter
 from pipeline.progress import progress as progress_bar
 from pipeline.tables import (
     TableError,
@@ -41,6 +41,7 @@ from pipeline.tables import (
 
 MANIFEST = "manifest.json"
 INVALID_UTF8_FATAL_SHARE = 0.5  # above this share of undecodable rows, the file is in another encoding
+ENCODING_EXAMPLES = 5  # undecodable rows shown (row number + how the bytes read) in the quality report
 
 
 @dataclass
@@ -54,6 +55,7 @@ class ScoreOptions:
     sentences: bool = True
     state: Path | None = None
     sep: str | None = None  # CSV delimiter; None: sniffed from the header (, ; or tab)
+    encoding: str | None = None  # of a text input; None: UTF-8 (checked before the model loads)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class ScoreReport:
     duplicate_ids: int = 0
     truncated: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    encoding_examples: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def rows_per_s(self) -> float:
@@ -200,6 +203,8 @@ def count_rows(path: Path) -> int | None:
     fmt = check_readable(path)
     if fmt == "parquet":
         return pq.ParquetFile(path).metadata.num_rows
+    if fmt == "xlsx":
+        return None
     with open(path, "rb") as fh:
         lines = sum(1 for _ in fh)
     return max(lines - (0 if fmt == "jsonl" else 1), 0)
@@ -215,7 +220,7 @@ def score_file(
     on_chunk: Callable[[int], None] | None = None,
 ) -> ScoreReport:
     input_path, output_path = Path(input_path), Path(output_path)
-    fmt = check_input(input_path)
+    fmt = check_input(input_path, opts.encoding)
     check_output(output_path)
     out_format = output_path.suffix.lower()
     sep = opts.sep or (sniff_delimiter(input_path) if fmt == "csv" else None)
@@ -272,7 +277,13 @@ def _score_chunks(
         total=count_rows(input_path), desc=f"score {input_path.name}", unit=" rows", enabled=progress
     ) as bar:
         for k, chunk in enumerate(
-            iter_table(input_path, chunksize=opts.chunk_size, sep=sep, raw_columns={opts.text_col})
+            iter_table(
+                input_path,
+                chunksize=opts.chunk_size,
+                sep=sep,
+                raw_columns={opts.text_col},
+                encoding=opts.encoding,
+            )
         ):
             require_columns(chunk, input_path, [opts.text_col])
             n = len(chunk)
@@ -304,6 +315,7 @@ def _score_chunks(
                     "skipped": skipped,
                     "ids": _ids(chunk, opts.id_col),
                     "reasons": quarantined["reason"].value_counts().to_dict() if len(quarantined) else {},
+                    "encoding_examples": _encoding_examples(chunk, quarantined, opts.text_col, tagger),
                 }
                 tmp = done.with_suffix(".tmp")
                 tmp.write_text(json.dumps(meta))
@@ -315,6 +327,8 @@ def _score_chunks(
             report.truncated += meta["truncated"]
             for reason, count in meta["reasons"].items():
                 report.reasons[reason] = report.reasons.get(reason, 0) + count
+            room = ENCODING_EXAMPLES - len(report.encoding_examples)
+            report.encoding_examples += meta.get("encoding_examples", [])[: max(room, 0)]
             new_ids.update(meta["ids"])
             listed_ids += len(meta["ids"])
             first_row += n
@@ -333,15 +347,31 @@ def _ids(chunk: pd.DataFrame, id_col: str) -> list[str]:
 
 
 def _check_encoding(path: Path, quarantined: pd.DataFrame, rows: int, first_row: int) -> None:
+    """Past the 64 KB that preflight sniffs: a chunk mostly undecodable means the file's encoding is
+    another one (a few undecodable rows are a mixed file: quarantined and reported instead)."""
     if not rows or quarantined.empty:
         return
-    bad = int((quarantined["reason"] == "invalid_utf8").sum())
-    if bad / rows > INVALID_UTF8_FATAL_SHARE:
+    bad = quarantined[quarantined["reason"] == INVALID_UTF8]
+    if len(bad) / rows > INVALID_UTF8_FATAL_SHARE:
         raise TableError(
-            f"{path}: {bad} of {rows} rows from row {first_row} are not valid UTF-8 - the file is in another "
-            f"encoding. Convert it first, e.g. "
-            f"`iconv -f cp1251 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}`"
+            f"{path}: {len(bad)} of {rows} rows from row {first_row} do not decode: the file is in another "
+            "encoding; pass --encoding (cp1251 for most Cyrillic exports) or convert the file to UTF-8"
         )
+
+
+def _encoding_examples(
+    chunk: pd.DataFrame, quarantined: pd.DataFrame, text_col: str, tagger: Tagger
+) -> list[dict[str, object]]:
+    """Where a mixed-encoding file went wrong: the first undecodable rows of a chunk, each with its input
+    row number, the encoding its bytes most likely are in, and a PII-masked preview read in that encoding
+    (so the operator can find and fix those rows at the source)."""
+    out: list[dict[str, object]] = []
+    for row in quarantined.loc[quarantined["reason"] == INVALID_UTF8, "source_row"][:ENCODING_EXAMPLES]:
+        raw = str(chunk.at[row, text_col]).encode("utf-8", "surrogateescape")
+        guess = likely_encoding(raw)
+        preview = tagger.cleaner.mask_raw(raw.decode(guess, errors="replace"))[:80]
+        out.append({"row": int(row), "likely_encoding": guess, "preview": preview})
+    return out
 
 
 def _assemble(parts: Path, target: Path, suffix: str) -> None:

@@ -1,4 +1,4 @@
-"""Read and write the tabular formats CX teams export: CSV, TSV, JSON Lines, Parquet.
+"""Read and write the tabular formats CX teams export: CSV, TSV, JSON Lines, Parquet (and read Excel).
 
 Reading is chunked (bounded memory for large ticket dumps) and every cell is read as text, so ids like
 "000123" keep their zeros. Undecodable bytes survive as lone surrogates (``surrogateescape``): the row
@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 _TSV_BREAKS = re.compile(r"[\t\r\n]+")
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+WRITABLE = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+FORMATS = WRITABLE | {".xlsx": "xlsx"}  # readable: the first worksheet of a workbook, streamed
 
 
 class TableError(ValueError):
@@ -53,12 +54,17 @@ def check_readable(path: str | Path) -> str:
 
 
 def iter_table(
-    path: str | Path, chunksize: int = 10_000, sep: str | None = None, raw_columns: Collection[str] = ()
+    path: str | Path,
+    chunksize: int = 10_000,
+    sep: str | None = None,
+    raw_columns: Collection[str] = (),
+    encoding: str | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield the table in chunks of at most `chunksize` rows, all columns as strings (missing = None);
-    `sep` overrides the delimiter of a CSV (',' by default; a TSV is always tab-separated). Columns in
-    `raw_columns` keep the values a typed format stored (a number in a Parquet or JSONL text column stays
-    a number, so cleaning can refuse it as `not_text` instead of scoring "12345" as a comment)."""
+    `sep` overrides the delimiter of a CSV (',' by default; a TSV is always tab-separated); `encoding`
+    that of a text format (UTF-8 by default). Columns in `raw_columns` keep the values a typed format
+    stored (a number in a Parquet, Excel or JSONL text column stays a number, so cleaning can refuse it as
+    `not_text` instead of scoring "12345" as a comment)."""
     path = Path(path)
     fmt = check_readable(path)
     if path.stat().st_size == 0:  # an empty output of an earlier step (nothing scored): no rows
@@ -68,8 +74,11 @@ def iter_table(
             for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
                 yield _as_text(_arrow_as_text(batch, raw_columns).to_pandas(), raw_columns)
             return
+        if fmt == "xlsx":
+            yield from _iter_xlsx(path, chunksize, raw_columns)
+            return
         if fmt == "jsonl":
-            yield from _iter_jsonl(path, chunksize, raw_columns)
+            yield from _iter_jsonl(path, chunksize, raw_columns, encoding or "utf-8")
             return
         reader = pd.read_csv(
             path,
@@ -78,7 +87,7 @@ def iter_table(
             keep_default_na=False,
             na_values=[""],
             chunksize=chunksize,
-            encoding="utf-8",
+            encoding=encoding or "utf-8",
             encoding_errors="surrogateescape",
             # a TSV has no quoting: a stray " must not swallow the following lines
             quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,
@@ -108,11 +117,43 @@ def _arrow_as_text(batch: pa.RecordBatch, raw_columns: Collection[str] = ()) -> 
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def _iter_jsonl(path: Path, chunksize: int, raw_columns: Collection[str] = ()) -> Iterator[pd.DataFrame]:
+def _iter_xlsx(path: Path, chunksize: int, raw_columns: Collection[str] = ()) -> Iterator[pd.DataFrame]:
+    """The first worksheet, streamed row by row (openpyxl read-only mode keeps memory flat), the first row
+    as the header. Cells keep Excel's types until `_as_text`; rows with no value at all are layout, not
+    data, and are skipped."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises zipfile/KeyError/InvalidFileException variants
+        raise TableError(f"{path}: not a readable .xlsx workbook ({exc}); re-save it from Excel") from exc
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            return
+        names = [str(h) if h is not None else f"column_{i + 1}" for i, h in enumerate(header)]
+        records: list[dict] = []
+        for values in rows:
+            if all(v is None or v == "" for v in values):
+                continue
+            records.append(dict(zip(names, values, strict=False)))
+            if len(records) >= chunksize:
+                yield _records_frame(records, raw_columns)
+                records = []
+        if records:
+            yield _records_frame(records, raw_columns)
+    finally:
+        book.close()
+
+
+def _iter_jsonl(
+    path: Path, chunksize: int, raw_columns: Collection[str] = (), encoding: str = "utf-8"
+) -> Iterator[pd.DataFrame]:
     """JSON Lines read record by record: no type guessing (ids stay ids, dates stay text), keys may vary
     between records, and a broken line is reported with its number."""
     records: list[dict] = []
-    with open(path, encoding="utf-8", errors="surrogateescape") as fh:
+    with open(path, encoding=encoding, errors="surrogateescape") as fh:
         for line_no, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -183,6 +224,8 @@ class TableWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.fmt = table_format(self.path)
+        if self.path.suffix.lower() not in WRITABLE:
+            raise TableError(f"{path}: cannot write {self.fmt}; use one of {', '.join(sorted(WRITABLE))}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._parquet: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None

@@ -9,16 +9,22 @@ location; otherwise MLflow would scatter `./mlruns` folders wherever a command h
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import mlflow
+from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from pipeline.config import params_path
+
+OWNER_HOST, OWNER_PID = "cx.host", "cx.pid"  # run tags: which process on which machine owns the run
 
 
 def configure(params: dict[str, Any]) -> str:
@@ -28,7 +34,54 @@ def configure(params: dict[str, Any]) -> str:
     if mlflow.get_experiment_by_name(cfg["experiment"]) is None:
         location = (project_dir() / cfg["artifacts"]).resolve().as_uri()
         mlflow.create_experiment(cfg["experiment"], artifact_location=location)
-    return mlflow.set_experiment(cfg["experiment"]).experiment_id
+    experiment_id = mlflow.set_experiment(cfg["experiment"]).experiment_id
+    close_orphaned_runs(experiment_id)
+    return experiment_id
+
+
+@contextmanager
+def tracked_run(name: str, stage: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run tagged with its stage, the code version and the process that owns it.
+
+    A run whose process is killed with SIGKILL cannot end itself; the host and pid tags let the next
+    command see that its owner is gone and end it as KILLED (`close_orphaned_runs`)."""
+    with mlflow.start_run(run_name=name) as run:
+        mlflow.set_tags(
+            {
+                "stage": stage,
+                "git_commit": git_commit(),
+                OWNER_HOST: socket.gethostname(),
+                OWNER_PID: str(os.getpid()),
+                **tags,
+            }
+        )
+        yield run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def close_orphaned_runs(experiment_id: str) -> list[str]:
+    """End as KILLED every RUNNING run of this experiment that was started on this host by a process
+    that no longer exists (killed with SIGKILL, or the machine lost power); returns their ids.
+    Runs from other hosts are left alone: their owners cannot be checked from here."""
+    host = socket.gethostname()
+    orphaned = []
+    for run in client().search_runs(
+        [experiment_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{OWNER_HOST}` = '{host}'"
+    ):
+        pid = run.data.tags.get(OWNER_PID, "")
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            client().set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
+            orphaned.append(run.info.run_id)
+    return orphaned
 
 
 def project_dir() -> Path:

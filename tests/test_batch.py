@@ -100,8 +100,22 @@ def test_wrong_encoding_stops_with_a_fix(tmp_path, tagger):
     src.write_bytes(
         b"id,text\n" + "".join(f"{i},Доставка опоздала {i}\n" for i in range(20)).encode("cp1251")
     )
-    with pytest.raises(TableError, match="iconv"):
+    with pytest.raises(TableError, match="it reads as cp1251: pass --encoding cp1251"):
         score_file(src, tmp_path / "o.parquet", tagger, "tiny/0", ScoreOptions(), progress=False)
+
+
+def test_another_encoding_past_the_sniffed_head_stops_with_a_fix(tmp_path, tagger):
+    """Preflight reads 64 KB; a chunk further down that is mostly undecodable still stops the run."""
+    src = tmp_path / "late.csv"
+    head = "".join(f"{i},Доставка пришла вовремя спасибо {i}\n" for i in range(1500)).encode()
+    tail = "".join(f"{i},Доставка опоздала {i}\n" for i in range(1500, 2000)).encode("cp1251")
+    src.write_bytes(b"id,text\n" + head + tail)
+    assert len(head) > 65_536
+    with pytest.raises(TableError, match=r"rows from row 1501 do not decode.*pass --encoding"):
+        score_file(
+            src, tmp_path / "o.parquet", tagger, "tiny/0", ScoreOptions(chunk_size=500), progress=False
+        )
+    assert not (tmp_path / "o.parquet").exists() and not (tmp_path / "o.parquet.parts").exists()
 
 
 def test_incremental_state_scores_only_new_ids(tmp_path, tagger):

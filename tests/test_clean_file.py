@@ -68,7 +68,7 @@ def test_missing_text_column_is_explained(tmp_path, cleaner):
 
 
 def test_unknown_extension(tmp_path, cleaner):
-    src = tmp_path / "data.xlsx"
+    src = tmp_path / "data.xls"
     src.write_text("x")
     with pytest.raises(TableError, match="unsupported extension"):
         clean_file(src, tmp_path / "out.csv", cleaner=cleaner, progress=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -72,10 +73,16 @@ def test_output_under_a_file_is_refused_before_the_model_loads(cx, tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("utf16.csv", "id,text\n1,Курьер опоздал\n".encode("utf-16"), "UTF-16 text"),
+        ("utf16.csv", "id,text\n1,Курьер опоздал\n".encode("utf-16"), "UTF-16 text; pass --encoding utf-16"),
+        (
+            "cp1251.csv",
+            "id,text\n1,Курьер опоздал\n2,Всё хорошо\n3,Спасибо\n".encode("cp1251"),
+            "pass --encoding cp1251",
+        ),
         ("zip.csv", b"PK\x03\x04\x14\x00\x00\x00\x08\x00binary", "binary data"),
         ("empty.csv", b"", "the file is empty"),
-        ("sheet.xlsx", b"PK\x03\x04", "a spreadsheet; save the sheet as CSV"),
+        ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old-style .xls workbook; save it as .xlsx"),
+        ("fake.xlsx", b"id,text\n1,a\n", "not an .xlsx workbook"),
         ("fake.parquet", b"id,text\n1,a\n", "not a Parquet file"),
     ],
 )
@@ -193,3 +200,97 @@ def test_numbers_in_a_typed_text_column_are_refused_not_scored(cx, tmp_path):
     pd.DataFrame({"id": ["1", "2"], "text": [101, 202]}).to_parquet(pq_src, index=False)
     result = cx(pq_src, "--out", tmp_path / "p.parquet")
     assert result.exit_code == 1 and "not_text 2" in result.output
+
+
+def test_a_run_killed_with_sigkill_is_ended_as_killed_by_the_next_command(tmp_path, params):
+    """SIGKILL cannot be handled, so the run stays RUNNING until the next command sees its owner is gone."""
+    import subprocess
+    import sys
+
+    from mlflow.tracking import MlflowClient
+
+    from pipeline.tracking import configure
+
+    local = copy.deepcopy(params)
+    local["tracking"] |= {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": str(tmp_path / "mla")}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(local), encoding="utf-8")
+    child = (
+        "import os, signal, yaml\n"
+        "from pipeline.tracking import configure, tracked_run\n"
+        f"configure(yaml.safe_load(open({str(tmp_path / 'params.yaml')!r})))\n"
+        "with tracked_run('score-doomed', 'score') as run:\n"
+        f"    open({str(tmp_path / 'run_id')!r}, 'w').write(run.info.run_id)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "CX_PARAMS": str(tmp_path / "params.yaml")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    killed = subprocess.run([sys.executable, "-c", child], env=env, timeout=120)
+    assert killed.returncode == -9
+    run_id = (tmp_path / "run_id").read_text()
+    store = MlflowClient(tracking_uri=local["tracking"]["uri"])
+    assert store.get_run(run_id).info.status == "RUNNING"
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    configure(local)  # what every tracked command does first
+    assert store.get_run(run_id).info.status == "KILLED"
+
+
+@pytest.mark.parametrize("encoding", ["cp1251", "utf-16"])
+def test_a_file_in_another_encoding_is_scored_with_encoding(cx, tmp_path, encoding):
+    src = tmp_path / f"{encoding}.csv"
+    src.write_bytes(_frame().to_csv(index=False).encode(encoding))
+    out = tmp_path / "out.parquet"
+    result = cx(src, "--out", out, "--encoding", encoding, "--no-tracking")
+    assert result.exit_code == 0, result.output
+    assert read_table(out)["id"].tolist() == [f"r{i}" for i in range(12)]
+    assert len(read_table(quarantine_path(out))) == 0
+
+
+def test_an_unknown_encoding_is_one_line(cx, tmp_path):
+    src = tmp_path / "in.csv"
+    _frame().to_csv(src, index=False)
+    result = cx(src, "--out", tmp_path / "out.parquet", "--encoding", "klingon", model_loads=False)
+    assert result.exit_code == 2 and "--encoding klingon: unknown encoding" in result.output
+
+
+def test_mixed_encodings_are_reported_with_rows_and_previews(cx, tmp_path):
+    src = tmp_path / "mixed.csv"
+    frame = _frame()
+    frame.loc[2, "text"] = "Курьер опоздал на два часа"
+    data = frame.to_csv(index=False).encode()
+    # that one row was saved by another program, in cp1251
+    src.write_bytes(
+        data.replace("Курьер опоздал на два часа".encode(), "Курьер опоздал на два часа".encode("cp1251"))
+    )
+    out = tmp_path / "out.parquet"
+    result = cx(src, "--out", out, "--no-tracking")
+    assert result.exit_code == 0, result.output
+    assert "1 rows of" in result.output and "do not decode as utf-8" in result.output
+    assert "row 3 reads in cp1251" in result.output
+    quality = json.loads((tmp_path / "out.quality.json").read_text())
+    assert quality["quarantine_reasons"] == {"invalid_utf8": 1}
+    assert quality["undecodable_examples"] == [
+        {"row": 3, "likely_encoding": "cp1251", "preview": "Курьер опоздал на два часа"}
+    ]
+    assert len(read_table(out)) + len(read_table(quarantine_path(out))) == 12
+
+
+def test_an_excel_workbook_is_read_from_its_first_sheet(cx, tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["id", "text", "nps"])
+    for i, text in enumerate(TEXTS[:6]):
+        sheet.append([100 + i, text, i])
+    sheet.append([None, None, None])  # a blank layout row: not data
+    sheet.append([106, 12345, 9])  # a number typed into the comment column
+    book.create_sheet("notes").append(["ignored"])
+    src = tmp_path / "export.xlsx"
+    book.save(src)
+    out = tmp_path / "out.csv"
+    result = cx(src, "--out", out, "--no-tracking", "--max-quarantine-share", "0.5")
+    assert result.exit_code == 0, result.output
+    scored, rejected = read_table(out), read_table(quarantine_path(out))
+    assert scored["id"].tolist() == [str(100 + i) for i in range(6)]
+    assert scored["score"].tolist() == [str(i) for i in range(6)]
+    assert rejected["id"].tolist() == ["106"] and rejected["reason"].tolist() == ["not_text"]

@@ -23,7 +23,7 @@ from pipeline.inference import Tagger
 from pipeline.labels import HEADS
 from pipeline.metrics import calibration_views, expected_calibration_error, flat_metrics
 from pipeline.pyfunc import log_bundle
-from pipeline.tracking import client, configure, git_commit
+from pipeline.tracking import client, configure, tracked_run
 from training.train import FitResult
 
 TRANSFORMER, BASELINE = ModelKind.TRANSFORMER, ModelKind.BASELINE
@@ -63,8 +63,7 @@ def train_and_log(
     configure(params)
     frames = load_splits(params, which=("train", "dev"))  # the test split is for `cx evaluate` only
     log("rows: " + ", ".join(f"{k}={len(v)}" for k, v in frames.items()))
-    with mlflow.start_run(run_name=f"train-{kind}") as run:
-        mlflow.set_tags({"stage": "train", "kind": kind, "git_commit": git_commit()})
+    with tracked_run(f"train-{kind}", "train", kind=kind) as run:
         sections = ["seed", "model", "train", "data"] if kind == TRANSFORMER else ["seed", "baseline", "data"]
         flat: dict[str, Any] = {}
         for name in sections:

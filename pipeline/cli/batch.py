@@ -17,7 +17,9 @@ from pipeline.config import load_params
     "--out scored/$(date +\\%F-\\%H).parquet --state scored/state.json",
 )
 def score_cmd(
-    input_path: Path = typer.Argument(..., help="CSV, TSV, JSONL or Parquet with a text column"),
+    input_path: Path = typer.Argument(
+        ..., help="CSV, TSV, JSONL, Parquet or Excel .xlsx (first sheet) with a text column"
+    ),
     out: Path = typer.Option(..., "--out", help="output file; its extension picks the format"),
     model: str = typer.Option(
         None, help="registry URI or bundle folder (default: models:/cx-terms@champion)"
@@ -36,6 +38,9 @@ def score_cmd(
     state: Path = typer.Option(None, "--state", help="JSON file of processed ids: score only new rows"),
     sep: str = typer.Option(
         None, "--sep", help="CSV delimiter (default: sniffed from the header: , ; or tab)"
+    ),
+    encoding: str = typer.Option(
+        None, "--encoding", help="encoding of a CSV/TSV/JSONL input, e.g. cp1251 or utf-16 (default: utf-8)"
     ),
     tracking: bool = typer.Option(True, "--tracking/--no-tracking", help="log the run to MLflow"),
     max_quarantine_share: float = typer.Option(
@@ -68,6 +73,7 @@ def score_cmd(
         sentences=sentences,
         state=state,
         sep=sep,
+        encoding=encoding,
     )
     try:
         report = run_scoring(params, input_path, out, model or cfg["model"], opts, track=tracking)
@@ -87,6 +93,15 @@ def score_cmd(
         console.print(
             f"[yellow]warning:[/] {report.duplicate_ids} rows repeat an id already seen in {input_path} "
             f"(column '{id_col}'); all were scored"
+        )
+    undecodable = report.reasons.get("invalid_utf8", 0)
+    if undecodable:
+        first = report.encoding_examples[0]
+        console.print(
+            f"[yellow]warning:[/] {undecodable} rows of {input_path} do not decode as "
+            f"{encoding or 'utf-8'} (a file with mixed encodings?) and were quarantined as invalid_utf8; "
+            f'e.g. row {first["row"]} reads in {first["likely_encoding"]} as "{first["preview"][:40]}". '
+            "Fix those rows at the source; rows and previews are in the data-quality report"
         )
     console.print(
         f"{report.rows} rows: {report.scored} scored, {report.quarantined} quarantined"

@@ -8,13 +8,12 @@ from typing import Any
 import mlflow
 
 from pipeline.report import build_report
-from pipeline.tracking import configure, git_commit
+from pipeline.tracking import configure, tracked_run
 
 
 def run_report(params: dict[str, Any], rollup_dir: Path, out: Path) -> Path:
     configure(params)
-    with mlflow.start_run(run_name=f"report-{rollup_dir.name}"):
-        mlflow.set_tags({"stage": "report", "git_commit": git_commit()})
+    with tracked_run(f"report-{rollup_dir.name}", "report"):
         mlflow.log_params({"rollup_dir": str(rollup_dir), "output": str(out)})
         path = build_report(rollup_dir, out)
         mlflow.log_artifact(str(path))

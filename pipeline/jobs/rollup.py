@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipeline.rollup import RollupOptions, rollup, write_rollup
 from pipeline.tables import FORMATS, TableError, check_readable, file_sha256, quarantine_path, read_table
-from pipeline.tracking import configure, git_commit
+from pipeline.tracking import configure, tracked_run
 
 
 def scored_files(inputs: list[Path]) -> list[Path]:
@@ -65,8 +65,7 @@ def run_rollup(
     result["summary"]["duplicates_dropped"] = dropped
     configure(params)
     name = files[0].name if len(files) == 1 else f"{len(files)}-files"
-    with mlflow.start_run(run_name=f"rollup-{name}") as run:
-        mlflow.set_tags({"stage": "rollup", "git_commit": git_commit()})
+    with tracked_run(f"rollup-{name}", "rollup") as run:
         mlflow.log_params(
             {
                 "input": ",".join(map(str, files))[:5000],

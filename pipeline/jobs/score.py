@@ -13,7 +13,7 @@ from pipeline.inference import Tagger
 from pipeline.preflight import check_input, check_output
 from pipeline.registry import resolve_model
 from pipeline.tables import file_sha256
-from pipeline.tracking import configure, git_commit
+from pipeline.tracking import configure, tracked_run
 
 
 def run_scoring(
@@ -27,7 +27,7 @@ def run_scoring(
 ) -> ScoreReport:
     """Score `input_path` into `out` (+ quarantine and data-quality report); an MLflow run unless `track`
     is off (ad-hoc scoring of a file, where no store should be touched)."""
-    check_input(input_path)  # seconds, before the model loads
+    check_input(input_path, opts.encoding)  # seconds, before the model loads
     check_output(out)
     bundle, version = resolve_model(model_ref, params)
     tagger = Tagger(bundle)
@@ -36,8 +36,7 @@ def run_scoring(
         write_quality(out, report)
         return report
     configure(params)
-    with mlflow.start_run(run_name=f"score-{input_path.name}"):
-        mlflow.set_tags({"stage": "score", "git_commit": git_commit(), "model_version": version})
+    with tracked_run(f"score-{input_path.name}", "score", model_version=version):
         mlflow.log_params(
             {
                 "input": str(input_path),
@@ -54,6 +53,7 @@ def run_scoring(
                 "date_col": opts.date_col,
                 "score_col": opts.score_col,
                 "sep": opts.sep or "",
+                "encoding": opts.encoding or "utf-8",
             }
         )
         report = score_file(input_path, out, tagger, version, opts, progress=progress)
@@ -97,6 +97,7 @@ def data_quality(report: ScoreReport) -> dict[str, Any]:
         "duplicate_ids": report.duplicate_ids,
         "truncated_texts": report.truncated,
         "delimiter": report.delimiter,
+        "undecodable_examples": report.encoding_examples,
         "resumed_chunks": report.resumed_chunks,
         "output": report.output,
         "quarantine": report.quarantine,

@@ -44,6 +44,12 @@ ROUNDS: dict[int, dict[str, dict[str, int]]] = {
         "sentirueval_bank_ru": {"negative": 120, "neutral": 60, "positive": 70},
         "sentirueval_ttk_ru": {"negative": 200, "neutral": 80, "positive": 70},
     },
+    4: {  # after model v3: long Russian reviews and English review sentences were the weakest sources
+        "sentirueval_restaurants_ru": {"*": 70},
+        "semeval_absa_en": {"restaurants": 140, "laptops": 120, "hotels": 40},
+        "airline_tweets_en": {"negative": 200, "neutral": 90, "positive": 60},
+        "sentirueval_ttk_ru": {"negative": 110, "neutral": 50, "positive": 40},
+    },
 }
 
 
@@ -86,7 +92,7 @@ def draw_round(
     seed: int,
 ) -> pd.DataFrame:
     """Rows for labelling round `number`: not yet sampled, in the public train part, stratified by the
-    set's own sentiment as ROUNDS says; `public_split[source]` maps rid -> train/dev/test."""
+    strata of round 1 (`_stratum`) as ROUNDS says; `public_split[source]` maps rid -> train/dev/test."""
     taken = set(sample["source"] + ":" + sample["id"])
     parts = []
     for name, quotas in ROUNDS[number].items():
@@ -95,8 +101,9 @@ def draw_round(
         frame = frame[
             (rid.map(public_split[name]) == "train") & ~rid.isin(taken) & (frame["text"].str.strip() != "")
         ]
+        strata = _stratum(frame, name)
         for value, n in quotas.items():
-            pool = frame[frame["sentiment"] == value]
+            pool = frame[strata == value]
             parts.append(
                 pool.sample(n=min(n, len(pool)), random_state=seed + number)[["source", "id", "lang", "text"]]
             )
