@@ -42,6 +42,7 @@ from pipeline.tables import (
 MANIFEST = "manifest.json"
 INVALID_UTF8_FATAL_SHARE = 0.5  # above this share of undecodable rows, the file is in another encoding
 ENCODING_EXAMPLES = 5  # undecodable rows shown (row number + how the bytes read) in the quality report
+PREVIEW_CHARS = 80  # of each such row, PII-masked
 
 
 @dataclass
@@ -315,7 +316,9 @@ def _score_chunks(
                     "skipped": skipped,
                     "ids": _ids(chunk, opts.id_col),
                     "reasons": quarantined["reason"].value_counts().to_dict() if len(quarantined) else {},
-                    "encoding_examples": _encoding_examples(chunk, quarantined, opts.text_col, tagger),
+                    "encoding_examples": _encoding_examples(
+                        chunk, quarantined, opts.text_col, tagger, opts.encoding
+                    ),
                 }
                 tmp = done.with_suffix(".tmp")
                 tmp.write_text(json.dumps(meta))
@@ -360,16 +363,16 @@ def _check_encoding(path: Path, quarantined: pd.DataFrame, rows: int, first_row:
 
 
 def _encoding_examples(
-    chunk: pd.DataFrame, quarantined: pd.DataFrame, text_col: str, tagger: Tagger
+    chunk: pd.DataFrame, quarantined: pd.DataFrame, text_col: str, tagger: Tagger, encoding: str | None
 ) -> list[dict[str, object]]:
     """Where a mixed-encoding file went wrong: the first undecodable rows of a chunk, each with its input
     row number, the encoding its bytes most likely are in, and a PII-masked preview read in that encoding
     (so the operator can find and fix those rows at the source)."""
     out: list[dict[str, object]] = []
     for row in quarantined.loc[quarantined["reason"] == INVALID_UTF8, "source_row"][:ENCODING_EXAMPLES]:
-        raw = str(chunk.at[row, text_col]).encode("utf-8", "surrogateescape")
+        raw = str(chunk.at[row, text_col]).encode(encoding or "utf-8", "surrogateescape")
         guess = likely_encoding(raw)
-        preview = tagger.cleaner.mask_raw(raw.decode(guess, errors="replace"))[:80]
+        preview = tagger.cleaner.mask_raw(raw.decode(guess, errors="replace"))[:PREVIEW_CHARS]
         out.append({"row": int(row), "likely_encoding": guess, "preview": preview})
     return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.labels import FORCES, SENTIMENTS, TERMS
+from pipeline.labels import FORCES, PROB_PREFIX, SENTIMENTS, TERMS, prob_columns
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -55,11 +55,7 @@ def decode(probs: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]) -> p
             "force_primary": [f[0] if f else "" for f in forces],
         }
     )
-    for head, labels, key in (
-        ("terms", TERMS, "terms"),
-        ("force", FORCES, "forces"),
-        ("sentiment", SENTIMENTS, "sentiment"),
-    ):
-        for j, label in enumerate(labels):
-            frame[f"p_{head}_{label}"] = probs[key][:, j].round(4)
+    for head in PROB_PREFIX:
+        for j, column in enumerate(prob_columns(head)):
+            frame[column] = probs[head][:, j].round(4)
     return frame

@@ -12,6 +12,13 @@ LANGS = ("ru", "bg", "en")
 
 HEADS = {"sentiment": SENTIMENTS, "terms": TERMS, "forces": FORCES}
 NO_LABEL = "none"  # the "primary" of an empty TERMS/Force list, for stratification and tables
+# output column prefix of each head's per-label probabilities (`p_terms_time`, `p_force_fairness`, ...)
+PROB_PREFIX = {"terms": "p_terms_", "forces": "p_force_", "sentiment": "p_sentiment_"}
+
+
+def prob_columns(head: str) -> list[str]:
+    """The `cx score` columns holding one head's probabilities, in the scheme's label order."""
+    return [PROB_PREFIX[head] + label for label in HEADS[head]]
 
 
 def primary(labels: list[str]) -> str:

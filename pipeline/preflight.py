@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from pipeline.tables import WRITABLE, TableError, table_format
 
 SNIFF_BYTES = 65_536
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+MAX_CHAR_BYTES = 4  # the longest encoded character (UTF-8); a shorter tail may be cut mid-character
 MIN_UNDECODABLE_LINES = 3  # fewer undecodable lines in the head are a mixed file, not another encoding
 BINARY_MAGIC = {
     "parquet": (b"PAR1", "a Parquet file (no PAR1 header)"),
@@ -65,7 +67,7 @@ def _check_decodes(path: Path, head: bytes, encoding: str) -> None:
     try:
         head.decode(encoding)
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut by the 64 KB window
+        if exc.start < len(head) - MAX_CHAR_BYTES:  # not just a character cut by the 64 KB window
             raise TableError(f"{path}: byte {exc.start} is not valid {encoding}; check --encoding") from exc
 
 
@@ -89,11 +91,11 @@ def _check_utf8(path: Path, head: bytes) -> None:
 
 def likely_encoding(raw: bytes) -> str:
     """cp1251 when the bytes read as Cyrillic text there (the usual non-UTF-8 export in ru/bg offices),
-    else latin-1."""
+    else cp1252 (Western Windows exports; unlike latin-1 it has the curly quotes and the euro sign)."""
     text = raw.decode("cp1251", errors="replace")
     letters = [c for c in text if c.isalpha()]
     cyrillic = sum("\u0400" <= c <= "\u04ff" for c in letters)
-    return "cp1251" if letters and cyrillic / len(letters) > 0.5 else "latin-1"
+    return "cp1251" if letters and cyrillic / len(letters) > 0.5 else "cp1252"
 
 
 def sniff_delimiter(path: str | Path) -> str:
@@ -108,11 +110,11 @@ def sniff_delimiter(path: str | Path) -> str:
     return best if counts[best] else ","
 
 
-def check_output(path: str | Path) -> None:
+def check_output(path: str | Path, extensions: Collection[str] = tuple(WRITABLE)) -> None:
     """TableError unless `path` can be created: a known extension, under folders (not files) we may write."""
     path = Path(path)
-    if path.suffix.lower() not in WRITABLE:
-        raise TableError(f"{path}: unsupported output extension; use one of {', '.join(sorted(WRITABLE))}")
+    if path.suffix.lower() not in extensions:
+        raise TableError(f"{path}: unsupported output extension; use one of {', '.join(sorted(extensions))}")
     if path.is_dir():
         raise TableError(f"{path}: is a folder; pass a file name such as {path / 'scored.parquet'}")
     existing = next(p for p in [path.parent, *path.parent.parents] if p.exists())

@@ -24,12 +24,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from pipeline.labels import FORCES, TERMS
+from pipeline.labels import FORCES, PROB_PREFIX, TERMS
 from pipeline.tables import TableError
 
 ALL = "all"
 SCORE_RANGE = (0, 10)  # NPS 0-10 (CSAT 1-5 lies inside it); anything else is a data error, not a score
-DIMENSIONS = {"terms": ("terms", TERMS, "p_terms_"), "forces": ("forces", FORCES, "p_force_")}
+DIMENSIONS = {
+    "terms": ("terms", TERMS, PROB_PREFIX["terms"]),
+    "forces": ("forces", FORCES, PROB_PREFIX["forces"]),
+}
 
 
 @dataclass

@@ -107,6 +107,7 @@ class Real(Section):
     distant_rules: str
     distant_min_precision: float = Unit
     train_only_rounds: list[int]
+    exclude_rounds: list[int] = []
     split_fractions: dict[Literal["train", "dev"], float]
     public_fractions: dict[Literal["train", "dev", "test"], float]
     near_duplicate_cosine: float = Unit

@@ -128,7 +128,9 @@ def _iter_xlsx(path: Path, chunksize: int, raw_columns: Collection[str] = ()) ->
     except Exception as exc:  # openpyxl raises zipfile/KeyError/InvalidFileException variants
         raise TableError(f"{path}: not a readable .xlsx workbook ({exc}); re-save it from Excel") from exc
     try:
-        rows = book.worksheets[0].iter_rows(values_only=True)
+        sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # some writers store a wrong sheet size; read-only mode would trust it
+        rows = sheet.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
             return

@@ -24,7 +24,9 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.config import params_path
 
-OWNER_HOST, OWNER_PID = "cx.host", "cx.pid"  # run tags: which process on which machine owns the run
+# run tags: which process owns a run. A pid means something only on the same host, since the same boot
+# and in the same pid namespace (containers share a host name but not their pids)
+OWNER_HOST, OWNER_BOOT, OWNER_PID_NS, OWNER_PID = "cx.host", "cx.boot", "cx.pid_ns", "cx.pid"
 
 
 def configure(params: dict[str, Any]) -> str:
@@ -46,16 +48,29 @@ def tracked_run(name: str, stage: str, **tags: str) -> Iterator[mlflow.ActiveRun
     A run whose process is killed with SIGKILL cannot end itself; the host and pid tags let the next
     command see that its owner is gone and end it as KILLED (`close_orphaned_runs`)."""
     with mlflow.start_run(run_name=name) as run:
-        mlflow.set_tags(
-            {
-                "stage": stage,
-                "git_commit": git_commit(),
-                OWNER_HOST: socket.gethostname(),
-                OWNER_PID: str(os.getpid()),
-                **tags,
-            }
-        )
+        mlflow.set_tags({"stage": stage, "git_commit": git_commit(), **owner(), **tags})
         yield run
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return ""
+
+
+def owner() -> dict[str, str]:
+    """This process as run tags (boot id and pid namespace are empty where /proc does not have them)."""
+    try:
+        pid_ns = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        pid_ns = ""
+    return {
+        OWNER_HOST: socket.gethostname(),
+        OWNER_BOOT: _read("/proc/sys/kernel/random/boot_id"),
+        OWNER_PID_NS: pid_ns,
+        OWNER_PID: str(os.getpid()),
+    }
 
 
 def _alive(pid: int) -> bool:
@@ -68,17 +83,30 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def is_orphaned(tags: dict[str, str], me: dict[str, str]) -> bool:
+    """Whether the process that owns a RUNNING run is certainly gone: its machine rebooted since, or it
+    ran in this pid namespace and no process has its pid. Anything else (another namespace, no tags)
+    cannot be checked from here and is left alone."""
+    if tags.get(OWNER_HOST) != me[OWNER_HOST] or not tags.get(OWNER_PID, "").isdigit():
+        return False
+    if me[OWNER_BOOT] and tags.get(OWNER_BOOT) and tags[OWNER_BOOT] != me[OWNER_BOOT]:
+        return True
+    if tags.get(OWNER_PID_NS, "") != me[OWNER_PID_NS]:
+        return False
+    pid = int(tags[OWNER_PID])
+    return pid != os.getpid() and not _alive(pid)
+
+
 def close_orphaned_runs(experiment_id: str) -> list[str]:
-    """End as KILLED every RUNNING run of this experiment that was started on this host by a process
-    that no longer exists (killed with SIGKILL, or the machine lost power); returns their ids.
-    Runs from other hosts are left alone: their owners cannot be checked from here."""
-    host = socket.gethostname()
+    """End as KILLED every RUNNING run of this experiment whose process is gone (killed with SIGKILL,
+    or the machine lost power; see `is_orphaned`); returns their ids."""
+    me = owner()
     orphaned = []
     for run in client().search_runs(
-        [experiment_id], filter_string=f"attributes.status = 'RUNNING' and tags.`{OWNER_HOST}` = '{host}'"
+        [experiment_id],
+        filter_string=f"attributes.status = 'RUNNING' and tags.`{OWNER_HOST}` = '{me[OWNER_HOST]}'",
     ):
-        pid = run.data.tags.get(OWNER_PID, "")
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if is_orphaned(run.data.tags, me):
             client().set_terminated(run.info.run_id, RunStatus.to_string(RunStatus.KILLED))
             orphaned.append(run.info.run_id)
     return orphaned

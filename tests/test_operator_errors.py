@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -186,6 +187,33 @@ def test_an_overlong_comment_is_cut_and_flagged(cx, tmp_path):
     assert json.loads((tmp_path / "out.quality.json").read_text())["truncated_texts"] == 1
 
 
+def test_a_3_mb_comment_is_cut_before_the_nlp_and_costs_little_memory(bundle, tmp_path):
+    """The cut happens before spaCy and the model see the text, so a 3 MB paste costs little memory
+    (Python-level allocations, spaCy's included) and time; with the cut at 1 M characters instead, the
+    same file took over 5 minutes."""
+    import tracemalloc
+
+    from pipeline.batch import ScoreOptions, score_file
+    from pipeline.inference import Tagger
+
+    tagger = Tagger(bundle)
+    src = tmp_path / "paste.csv"
+    frame = _frame()
+    frame.loc[3, "text"] = ("Курьер опоздал на три часа, а оператор не отвечал. " * 60_000)[:3_000_000]
+    frame.to_csv(src, index=False)
+    out = tmp_path / "out.parquet"
+    tracemalloc.start()
+    try:
+        report = score_file(src, out, tagger, "tiny/0", ScoreOptions(), progress=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.scored == 12 and report.truncated == 1
+    assert peak < 80e6  # measured: ~32 MB (5 MB without the paste)
+    scored = read_table(out)
+    assert scored["truncated"].tolist().count("true") == 1
+
+
 def test_numbers_in_a_typed_text_column_are_refused_not_scored(cx, tmp_path):
     """A Parquet or JSONL text column holding numbers or lists: those rows are `not_text`, not comments."""
     src = tmp_path / "typed.jsonl"
@@ -202,11 +230,12 @@ def test_numbers_in_a_typed_text_column_are_refused_not_scored(cx, tmp_path):
     assert result.exit_code == 1 and "not_text 2" in result.output
 
 
-def test_a_run_killed_with_sigkill_is_ended_as_killed_by_the_next_command(tmp_path, params):
+def test_a_run_killed_with_sigkill_is_ended_as_killed_by_the_next_command(tmp_path, params, monkeypatch):
     """SIGKILL cannot be handled, so the run stays RUNNING until the next command sees its owner is gone."""
     import subprocess
     import sys
 
+    import mlflow
     from mlflow.tracking import MlflowClient
 
     from pipeline.tracking import configure
@@ -229,9 +258,26 @@ def test_a_run_killed_with_sigkill_is_ended_as_killed_by_the_next_command(tmp_pa
     run_id = (tmp_path / "run_id").read_text()
     store = MlflowClient(tracking_uri=local["tracking"]["uri"])
     assert store.get_run(run_id).info.status == "RUNNING"
-    os.environ.pop("MLFLOW_TRACKING_URI", None)
-    configure(local)  # what every tracked command does first
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    previous = mlflow.get_tracking_uri()
+    try:
+        configure(local)  # what every tracked command does first
+    finally:
+        mlflow.set_tracking_uri(previous)
     assert store.get_run(run_id).info.status == "KILLED"
+
+
+def test_only_runs_whose_owner_is_certainly_gone_are_closed():
+    from pipeline.tracking import OWNER_BOOT, OWNER_PID, OWNER_PID_NS, is_orphaned, owner
+
+    me = owner()
+    dead = {**me, OWNER_PID: "999999999"}  # beyond any pid_max
+    assert is_orphaned(dead, me)
+    assert not is_orphaned({**me}, me)  # this very process
+    assert not is_orphaned({**dead, OWNER_PID_NS: "another-container"}, me)  # its pids are not ours
+    assert not is_orphaned({**dead, "cx.host": "another-host"}, me)
+    assert is_orphaned({**me, OWNER_BOOT: "a-boot-before-the-last-reboot"}, me)  # even a reused pid
+    assert not is_orphaned({}, me)  # a run started before the tags existed
 
 
 @pytest.mark.parametrize("encoding", ["cp1251", "utf-16"])
@@ -294,3 +340,38 @@ def test_an_excel_workbook_is_read_from_its_first_sheet(cx, tmp_path):
     assert scored["id"].tolist() == [str(100 + i) for i in range(6)]
     assert scored["score"].tolist() == [str(i) for i in range(6)]
     assert rejected["id"].tolist() == ["106"] and rejected["reason"].tolist() == ["not_text"]
+
+
+def test_saved_weights_are_readable_by_a_service_user(bundle):
+    """safetensors writes 0600: a scoring service running as another user could not load the model."""
+    import stat
+
+    weights = [p for p in bundle.rglob("*.safetensors")]
+    assert weights and all(p.stat().st_mode & stat.S_IROTH for p in weights)
+
+
+def test_a_model_the_user_cannot_read_is_named_with_the_fix(cx, tmp_path, monkeypatch):
+    src = tmp_path / "in.csv"
+    _frame().to_csv(src, index=False)
+
+    def unreadable(bundle_dir, *args, **kwargs):  # what loading a 0600 file of another user raises
+        raise PermissionError(13, "Permission denied", str(bundle_dir / "heads.safetensors"))
+
+    monkeypatch.setattr("pipeline.jobs.score.Tagger", unreadable)
+    result = cx(src, "--out", tmp_path / "out.parquet", "--no-tracking")
+    assert result.exit_code == 2 and "heads.safetensors: permission denied" in result.output
+    assert "chmod -R a+rX" in result.output and "Train and evaluate" not in result.output
+
+
+def test_an_unwritable_output_folder_is_refused_before_the_model_loads(cx, tmp_path, monkeypatch):
+    src = tmp_path / "in.csv"
+    _frame().to_csv(src, index=False)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # the tests run as root, which may write anywhere: the folder's mode is simulated
+    monkeypatch.setattr("pipeline.preflight.os.access", lambda p, m: Path(p) != locked and real_access(p, m))
+    out = locked / "sub" / "out.parquet"
+    result = cx(src, "--out", out, model_loads=False)
+    assert result.exit_code == 2 and f"no permission to write under {locked}" in result.output
+    assert _nothing_written(out)

@@ -168,9 +168,9 @@ def test_public_rows_leave_out_our_labelled_rows_and_report_missing_sets(externa
     assert len(blocked) == 6 and sorted(blocked["block"]) == [0, 0, 1, 1, 2, 2]  # 2 per epoch, 3 epochs
 
 
-def test_training_frames_join_corpus_real_and_public_text(tmp_path, external, params, cleaner, monkeypatch):
-    """load_splits: origins kept apart, test rows scored against the consensus, public TERMS masked unless
-    a measured distant rule applies, noise only on corpus train rows."""
+def _small_project(tmp_path, external, params, monkeypatch):
+    """A three-comment corpus, three labelled real tweets (rounds 1, 1 and 2; tweet 6 with a second pass)
+    and the fake airline set: params pointing at them, and the corpus frame."""
     import copy
 
     import pipeline.dataset.frames as data
@@ -208,10 +208,21 @@ def test_training_frames_join_corpus_real_and_public_text(tmp_path, external, pa
         "adjudicated": str(tmp_path / "none.jsonl"),
         "splits": str(tmp_path / "splits.csv"),
         "split_fractions": {"train": 0.0, "dev": 1.0},  # round 1 outside test -> dev; round 2 -> train
+        "train_only_rounds": [2],
+        "exclude_rounds": [],
         "public_fractions": {"train": 1.0, "dev": 0.0, "test": 0.0},
         "public_rows_per_set": {"train": 10, "dev": 0, "test": 0},
         "augment_share": 1.0,
     }
+    return p, corpus
+
+
+def test_training_frames_join_corpus_real_and_public_text(tmp_path, external, params, cleaner, monkeypatch):
+    """load_splits: origins kept apart, test rows scored against the consensus, public TERMS masked unless
+    a measured distant rule applies, noise only on corpus train rows."""
+    import pipeline.dataset.frames as data
+
+    p, corpus = _small_project(tmp_path, external, params, monkeypatch)
     frames = data.load_splits(p, cleaner, which=("train", "dev", "test"), log=lambda m: None)
     train, test = frames["train"], frames["test"]
     assert frames["dev"].loc[frames["dev"]["origin"] == "real", "id"].tolist() == ["airline_tweets_en:2"]
@@ -251,3 +262,18 @@ def test_reposts_with_other_links_are_one_text_and_conflicting_ids_are_dropped(t
     messages = []
     frame = read_source(SOURCES["airline_tweets_en"], folder, messages.append)
     assert frame["id"].tolist() == ["1", "3"] and "1 ids with conflicting labels dropped" in messages[0]
+
+
+def test_an_excluded_round_is_trained_on_only_as_a_plain_public_row(
+    tmp_path, external, params, cleaner, monkeypatch
+):
+    """A labelling round held out of training (`real.exclude_rounds`) leaves no trace: its comments are
+    ordinary public rows again (the set's own sentiment, no hand TERMS), exactly as before they were drawn."""
+    import pipeline.dataset.frames as data
+
+    p, _ = _small_project(tmp_path, external, params, monkeypatch)
+    p["real"]["exclude_rounds"] = [2]
+    train = data.load_splits(p, cleaner, which=("train",), log=lambda m: None)["train"]
+    assert "airline_tweets_en:1" not in set(train.loc[train["origin"] == "real", "id"])
+    row = train[train["id"] == "airline_tweets_en:1"].iloc[0]
+    assert row["origin"] == "public" and row["sentiment"] == "negative"

@@ -58,6 +58,11 @@ data_app = typer.Typer(
     help="The labelled corpus: validate, statistics, frozen splits, agreement.", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+label_app = typer.Typer(
+    help="The annotation loop: export what the model is unsure of to Label Studio, import the labels.",
+    no_args_is_help=True,
+)
+app.add_typer(label_app, name="label")
 
 
 def interrupt_on_sigterm() -> None:

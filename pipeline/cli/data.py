@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pipeline.cli._util import console, data_app, fail
 from pipeline.config import load_params, section
+
+if TYPE_CHECKING:  # the CLI imports pandas only inside the commands that need it (fast --help)
+    import pandas as pd
 
 
 def _corpus_path(path: Path | None) -> Path:
@@ -117,11 +121,18 @@ def data_real_split_cmd() -> None:
 
 @data_app.command(
     "agreement",
-    epilog="Example: cx data agreement data/quality/second_pass.jsonl;  cx data agreement --real",
+    epilog="Example: cx data agreement data/quality/second_pass.jsonl;  cx data agreement --real;  "
+    "cx data agreement export-b.json --corpus export-a.json   (two Label Studio exports of the same tasks)",
 )
 def data_agreement_cmd(
-    second: Path = typer.Argument(None, help="blind second-pass labels: id, sentiment, terms, forces"),
-    path: Path = typer.Option(None, "--corpus", help="first-pass corpus (default: params data.labelled)"),
+    second: Path = typer.Argument(
+        None, help="blind second-pass labels (id, sentiment, terms, forces), or a Label Studio export"
+    ),
+    path: Path = typer.Option(
+        None,
+        "--corpus",
+        help="first pass: the corpus (default: params data.labelled) or a Label Studio export",
+    ),
     real: bool = typer.Option(
         False, "--real", help="the real-text passes: params real.labels vs real.second_pass"
     ),
@@ -129,9 +140,7 @@ def data_agreement_cmd(
 ) -> None:
     """Cohen's kappa per head between the first labels and a blind relabelling of a sample."""
     from evaluation.agreement import agreement
-    from pipeline.dataset.corpus.contract import load_corpus, parse_list
     from pipeline.dataset.realtext.labels import read_labels
-    from pipeline.tables import read_table
 
     if real:
         cfg = section("real")
@@ -141,12 +150,38 @@ def data_agreement_cmd(
     else:
         if second is None:
             fail("give the second-pass file, or --real for the real-text passes")
-        first = load_corpus(_corpus_path(path), section("data"))
-        relabel = read_table(second)
-        for col in ("terms", "forces"):
-            relabel[col] = relabel[col].map(parse_list)
+        first, relabel = _labelled_pass(_corpus_path(path)), _labelled_pass(second)
     table = agreement(first, relabel).round(3)
     typer.echo(table.to_markdown(index=False) if markdown else table.to_string(index=False))
+
+
+def _labelled_pass(path: Path) -> pd.DataFrame:
+    """id, sentiment, terms, forces of one labelling pass: a Label Studio export (the first valid
+    annotation of each task), the corpus, or a table."""
+    import pandas as pd
+
+    from pipeline.annotation.loop import read_annotations
+    from pipeline.dataset.corpus.contract import load_corpus, parse_list
+    from pipeline.tables import read_table
+
+    if path.suffix.lower() == ".json":
+        annotations, _ = read_annotations(path)
+        rows = [
+            {
+                "id": str(a.data.get("id") or a.task_id),
+                "sentiment": a.sentiment,
+                "terms": a.terms,
+                "forces": a.forces,
+            }
+            for a in annotations
+        ]
+        return pd.DataFrame(rows).drop_duplicates("id")
+    if path.is_dir() or path == Path(section("data")["labelled"]):
+        return load_corpus(path, section("data"))
+    frame = read_table(path)
+    for col in ("terms", "forces"):
+        frame[col] = frame[col].map(parse_list)
+    return frame
 
 
 @data_app.command("distant", epilog="Example: cx data distant --markdown")

@@ -57,12 +57,18 @@ def corpus_frame(params: dict[str, Any]) -> pd.DataFrame:
 def real_frame(params: dict[str, Any], log: Callable[[str], None] = print) -> pd.DataFrame:
     """Our labelled real comments with texts and their frozen split (empty when nothing is labelled)."""
     cfg = params["real"]
+    sample = pd.read_csv(cfg["sample"], dtype=str)
     labels = read_labels(cfg["labels"])
+    held_back = {
+        record_id(s, i)
+        for s, i, r in sample[["source", "id", "round"]].itertuples(index=False)
+        if int(r) in cfg["exclude_rounds"]
+    }
+    labels = labels[~labels["rid"].isin(held_back)].reset_index(drop=True)
     if labels.empty:
         return pd.DataFrame(columns=[*COLUMNS, "split"])
     labelled = attach_texts(labels, cfg["external_dir"], log)
     second = read_labels(cfg["second_pass"])
-    sample = pd.read_csv(cfg["sample"], dtype=str)
     train_only = {
         record_id(s, i)
         for s, i, r in sample[["source", "id", "round"]].itertuples(index=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -109,7 +109,7 @@ def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | Non
                 except json.JSONDecodeError as exc:
                     yield line_no, None, f"invalid JSON ({exc.msg} at column {exc.colno})"
         return
-    offset = 2 if path.suffix.lower() in {".csv", ".tsv"} else 1  # CSV: the header is line 1
+    offset = 2 if path.suffix.lower() in {".csv", ".tsv", ".xlsx"} else 1  # the header is line (row) 1
     row = 0
     for chunk in iter_table(path):
         for rec in chunk.to_dict(orient="records"):
@@ -125,6 +125,18 @@ def validate_corpus(
     path: str | Path, data_cfg: dict[str, Any], cleaner: Cleaner | None = None
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Valid records as a frame (with `source` and `line`) and the list of problems found."""
+    rows = ((f.as_posix(), *row) for f in corpus_files(path) for row in iter_raw(f))
+    return validate_records(rows, data_cfg, cleaner)
+
+
+RawRow = tuple[str, int, "dict[str, Any] | None", "str | None"]  # where, line, record, parse error
+
+
+def validate_records(
+    rows: Iterable[RawRow], data_cfg: dict[str, Any], cleaner: Cleaner | None = None
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """The contract over records from anywhere (corpus files, an annotation export), in order: later
+    records are checked for duplicate ids and texts against earlier ones."""
     context = {k: data_cfg[k] for k in ("industries", "touchpoints", "channels")}
     context = {
         "industry": context["industries"],
@@ -135,43 +147,41 @@ def validate_corpus(
     problems: list[Problem] = []
     seen_ids: dict[str, str] = {}
     seen_texts: dict[str, str] = {}
-    for file in corpus_files(path):
-        for line, raw, parse_error in iter_raw(file):
-            where = file.as_posix()
-            if parse_error:
-                problems.append(Problem(where, line, None, parse_error))
-                continue
-            rid = str(raw.get("id") or "") or None
-            try:
-                for field in LIST_FIELDS:
-                    raw[field] = parse_list(raw.get(field))
-                rec = CommentRecord.model_validate(raw, context=context).model_dump()
-            except (ValidationError, json.JSONDecodeError) as exc:
-                problems.extend(Problem(where, line, rid, msg) for msg in _messages(exc))
-                continue
-            row_problems = []
-            if rec["id"] in seen_ids:
-                row_problems.append(f"duplicate id (first at {seen_ids[rec['id']]})")
-            key = _duplicate_key(rec["text"])
-            if key in seen_texts:
-                row_problems.append(f"duplicate text (same as {seen_texts[key]})")
-            if cleaner is not None:  # detect on the text as the pipeline sees it (normalised, PII masked)
-                guess = cleaner.prepare(rec["text"])
-                if (
-                    guess.lang != rec["lang"]
-                    and guess.lang in LANGS
-                    and guess.lang_confidence >= data_cfg["lang_mismatch_min_confidence"]
-                ):
-                    row_problems.append(
-                        f"language mismatch: lang={rec['lang']} but the text reads as {guess.lang} "
-                        f"(confidence {guess.lang_confidence:.2f})"
-                    )
-            seen_ids.setdefault(rec["id"], f"{where}:{line}")
-            seen_texts.setdefault(key, rec["id"])
-            if row_problems:
-                problems.extend(Problem(where, line, rec["id"], p) for p in row_problems)
-                continue
-            good.append({**rec, "source": where, "line": line})
+    for where, line, raw, parse_error in rows:
+        if parse_error:
+            problems.append(Problem(where, line, None, parse_error))
+            continue
+        rid = str(raw.get("id") or "") or None
+        try:
+            for field in LIST_FIELDS:
+                raw[field] = parse_list(raw.get(field))
+            rec = CommentRecord.model_validate(raw, context=context).model_dump()
+        except (ValidationError, json.JSONDecodeError) as exc:
+            problems.extend(Problem(where, line, rid, msg) for msg in _messages(exc))
+            continue
+        row_problems = []
+        if rec["id"] in seen_ids:
+            row_problems.append(f"duplicate id (first at {seen_ids[rec['id']]})")
+        key = _duplicate_key(rec["text"])
+        if key in seen_texts:
+            row_problems.append(f"duplicate text (same as {seen_texts[key]})")
+        if cleaner is not None:  # detect on the text as the pipeline sees it (normalised, PII masked)
+            guess = cleaner.prepare(rec["text"])
+            if (
+                guess.lang != rec["lang"]
+                and guess.lang in LANGS
+                and guess.lang_confidence >= data_cfg["lang_mismatch_min_confidence"]
+            ):
+                row_problems.append(
+                    f"language mismatch: lang={rec['lang']} but the text reads as {guess.lang} "
+                    f"(confidence {guess.lang_confidence:.2f})"
+                )
+        seen_ids.setdefault(rec["id"], f"{where}:{line}")
+        seen_texts.setdefault(key, rec["id"])
+        if row_problems:
+            problems.extend(Problem(where, line, rec["id"], p) for p in row_problems)
+            continue
+        good.append({**rec, "source": where, "line": line})
     frame = pd.DataFrame(good, columns=[*COLUMNS, "source", "line"])
     return frame, problems
 
