@@ -76,7 +76,7 @@ def test_stage_deps_cover_the_code_it_runs(stage):
 def test_the_graph_check_sees_lazy_imports_and_ignores_other_functions():
     report = closure("pipeline.jobs.report", "run_report")
     scoring = closure("pipeline.jobs.score", "run_scoring")
-    assert REPO / "pipeline/report.py" in report and REPO / "pipeline/report.py" not in scoring
+    assert REPO / "pipeline/rollup/report.py" in report and REPO / "pipeline/rollup/report.py" not in scoring
 
 
 def test_dvc_parses_the_pipeline_with_its_params():

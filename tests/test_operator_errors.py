@@ -294,8 +294,10 @@ def test_a_file_in_another_encoding_is_scored_with_encoding(cx, tmp_path, encodi
 def test_an_unknown_encoding_is_one_line(cx, tmp_path):
     src = tmp_path / "in.csv"
     _frame().to_csv(src, index=False)
-    result = cx(src, "--out", tmp_path / "out.parquet", "--encoding", "klingon", model_loads=False)
+    out = tmp_path / "out.parquet"
+    result = cx(src, "--out", out, "--encoding", "klingon", model_loads=False)
     assert result.exit_code == 2 and "--encoding klingon: unknown encoding" in result.output
+    assert _nothing_written(out)
 
 
 def test_mixed_encodings_are_reported_with_rows_and_previews(cx, tmp_path):

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from pipeline.rollup import RollupOptions, nps, rollup, wilson, write_rollup
+from pipeline.rollup.tables import RollupOptions, nps, rollup, wilson, write_rollup
 
 # 6 comments at delivery, 4 at call_center; scores chosen so every NPS can be counted by hand
 ROWS = [
@@ -119,7 +119,7 @@ def test_quotes_and_written_files(scored, tmp_path):
 
 
 def test_months_from_iso_offsets_and_day_first_dates():
-    from pipeline.rollup import months
+    from pipeline.rollup.tables import months
 
     values = pd.Series(
         [

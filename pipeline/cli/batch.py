@@ -148,7 +148,7 @@ def rollup_cmd(
     Several files (or a folder) are rolled up together; a comment id found in more than one file counts once
     (the last file's row). Exit codes: 0 done, 2 bad input (no scored rows, unreadable file)."""
     from pipeline.jobs.rollup import run_rollup
-    from pipeline.rollup import RollupOptions
+    from pipeline.rollup.tables import RollupOptions
     from pipeline.tables import TableError
 
     unknown = set(by) - {"touchpoint", "month"}
@@ -197,7 +197,7 @@ def report_cmd(
 ) -> None:
     """The journey report: heat map, Forces profile, monthly trend, NPS drivers, quotes - one HTML file."""
     from pipeline.jobs.report import run_report
-    from pipeline.report import ReportError
+    from pipeline.rollup.report import ReportError
 
     if not (rollup_dir / "summary.json").is_file():
         fail(f"{rollup_dir}: no summary.json - run `cx rollup` first")

@@ -7,7 +7,7 @@ from typing import Any
 
 import mlflow
 
-from pipeline.report import build_report
+from pipeline.rollup.report import build_report
 from pipeline.tracking import configure, tracked_run
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from pipeline.rollup import RollupOptions, rollup, write_rollup
+from pipeline.rollup.tables import RollupOptions, rollup, write_rollup
 from pipeline.tables import FORMATS, TableError, check_readable, file_sha256, quarantine_path, read_table
 from pipeline.tracking import configure, tracked_run
 
