@@ -428,3 +428,16 @@ def test_heat_map_leaves_cells_with_too_few_comments_uncoloured():
     assert "2<br>too few" in texts and "30<br>50% neg" in texts
     coloured = np.asarray(terms_heatmap(cells).data[0].z, dtype=float)
     assert np.nanmax(coloured) == pytest.approx(1.0)  # without a minimum it would have been the darkest
+
+
+def test_every_data_field_is_escaped_and_a_missing_one_prints_as_nothing(tmp_path: Path) -> None:
+    folder = write_rollup(tmp_path / "rollup")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    hostile = "<b>x</b>&\"'"
+    summary |= {"model_version": hostile, "run_id": hostile, "by": [hostile], "min_n": 10, "top_pain": []}
+    del summary["input"], summary["generated_at"]
+    (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    html = build_report(folder, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<b>x</b>" not in html and html.count("&lt;b&gt;x&lt;/b&gt;&amp;&#34;&#39;") == 3
+    assert "input:  · generated:  · grouped by:" in html and ">None<" not in html
+    assert "fewer than 10 comments" in html and "The rollup lists no pain cells." in html

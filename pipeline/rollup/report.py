@@ -57,8 +57,12 @@ CSP = (
 )
 TEMPLATES = Environment(
     loader=PackageLoader("pipeline.rollup", "templates"),
-    autoescape=select_autoescape(["html.j2"]),
+    # every template escapes data unless it is the stylesheet (a new partial is safe by default)
+    autoescape=select_autoescape(
+        enabled_extensions=("html.j2",), disabled_extensions=("css.j2",), default=True
+    ),
     undefined=StrictUndefined,  # a name the page uses but the code forgot is an error, not a blank
+    finalize=lambda value: "" if value is None else value,  # a field the summary lacks prints as nothing
     trim_blocks=True,
     keep_trailing_newline=True,
 )
@@ -139,7 +143,7 @@ def load_rollup(rollup_dir: Path) -> Rollup:
 # ---------------------------------------------------------------- what the page shows
 
 
-def card(key: str, value: str, sub: str = "", small: bool = False, wide: bool = False) -> dict[str, Any]:
+def card_data(key: str, value: str, sub: str = "", small: bool = False, wide: bool = False) -> dict[str, Any]:
     """One figure in the header strip; `wide` for 32-character run ids."""
     return {"key": key, "value": value, "sub": sub, "small": small, "wide": wide}
 
@@ -154,9 +158,9 @@ def score_card(overall: dict[str, Any], total: dict[str, Any]) -> dict[str, Any]
     """Overall NPS with its interval; CSAT instead when the scores were on a 1-5 scale (NPS then empty)."""
     n = f"n={fmt_int(overall.get('n_scored'))}"
     if is_missing(overall.get("nps")) and not is_missing(total.get("csat")):
-        return card("Overall CSAT", fmt_pct(total.get("csat"), 1), f"{n} · share scoring 4–5")
+        return card_data("Overall CSAT", fmt_pct(total.get("csat"), 1), f"{n} · share scoring 4–5")
     nps_ci = fmt_ci(total.get("nps_lo"), total.get("nps_hi"), fmt_signed)
-    return card("Overall NPS", fmt_signed(overall.get("nps")), n + nps_ci)
+    return card_data("Overall NPS", fmt_signed(overall.get("nps")), n + nps_ci)
 
 
 def header_cards(summary: dict[str, Any], touchpoints: pd.DataFrame) -> list[dict[str, Any]]:
@@ -165,14 +169,14 @@ def header_cards(summary: dict[str, Any], touchpoints: pd.DataFrame) -> list[dic
     total = total_row(touchpoints)
     neg_ci = fmt_ci(total.get("negative_share_lo"), total.get("negative_share_hi"), fmt_pct)
     return [
-        card("Input rows", fmt_int(summary.get("rows"))),
-        card("Scored", fmt_int(summary.get("scored_rows"))),
-        card("Quarantined", fmt_int(summary.get("quarantined"))),
-        card("Comments in rollup", fmt_int(overall.get("comments"))),
+        card_data("Input rows", fmt_int(summary.get("rows"))),
+        card_data("Scored", fmt_int(summary.get("scored_rows"))),
+        card_data("Quarantined", fmt_int(summary.get("quarantined"))),
+        card_data("Comments in rollup", fmt_int(overall.get("comments"))),
         score_card(overall, total),
-        card("Negative share", fmt_pct(overall.get("negative_share"), 1), neg_ci.strip()),
-        card("Model version", summary.get("model_version") or "unknown", small=True),
-        card("MLflow run id", summary.get("run_id") or "none recorded", small=True, wide=True),
+        card_data("Negative share", fmt_pct(overall.get("negative_share"), 1), neg_ci.strip()),
+        card_data("Model version", summary.get("model_version") or "unknown", small=True),
+        card_data("MLflow run id", summary.get("run_id") or "none recorded", small=True, wide=True),
     ]
 
 
@@ -257,27 +261,30 @@ def trend_note(touchpoints: pd.DataFrame) -> str:
 
 
 def _chart(fig: Any, div_id: str) -> Markup | None:
+    """A chart as trusted markup: plotly writes the data as JSON with <, > and / escaped, and draws
+    touchpoint and label names as SVG text (it interprets only a few formatting tags there)."""
     return Markup(figure_div(fig, div_id)) if fig is not None else None  # plotly's own HTML
 
 
 def render(rollup: Rollup, title: str) -> str:
     """The whole page: headline, where, what, when, what it costs, in customers' words."""
     summary = rollup.summary
+    min_n = int(summary.get("min_n", 1))
     css = TEMPLATES.get_template("report.css.j2").render(font=FONT_STACK, red=BAD_RED)
     plotly_js = get_plotlyjs().replace("</script", "<\\/script")
     return TEMPLATES.get_template(
         "report.html.j2"
     ).render(
         title=title,
-        csp=Markup(CSP),  # trusted: a constant
+        csp=CSP,
         css=Markup(css),  # trusted: our stylesheet
         plotly_js=Markup(plotly_js),  # trusted: the bundled library
         input=summary.get("input"),
         generated_at=summary.get("generated_at"),
         grouped_by=", ".join(str(b) for b in summary.get("by") or []) or "touchpoint",
         cards=header_cards(summary, rollup.touchpoints),
-        min_n=int(summary.get("min_n", 1)),
-        terms_chart=_chart(terms_heatmap(rollup.cells, int(summary.get("min_n", 1))), "fig-terms"),
+        min_n=min_n,
+        terms_chart=_chart(terms_heatmap(rollup.cells, min_n), "fig-terms"),
         table=touchpoint_table(rollup.touchpoints),
         forces_chart=_chart(forces_heatmap(rollup.cells), "fig-forces"),
         trend_chart=_chart(trend_figure(rollup.touchpoints), "fig-trend"),
