@@ -25,7 +25,7 @@ from pipeline.dataset.augment import typo
 CAPABILITIES = ("mft", "negation", "invariance", "directional")
 SUITE_DIR = Path(__file__).parent / "behaviour"
 RANK = {"negative": 0, "neutral": 1, "positive": 2}
-COMPARED = ("sentiment", "terms_primary", "force_primary")
+COMPARED = ("sentiment", "terms_primary", "forces_primary")
 
 
 def load_suites(folder: str | Path = SUITE_DIR) -> dict[str, dict[str, Any]]:

@@ -70,6 +70,10 @@ class TfidfHeads(BaseEstimator):
             ]
         )
         x = self.features_.fit_transform(frame)
+        for vectorizer in self.features_.named_transformers_.values():
+            # scikit-learn caches the memory address of `stop_words` here; pickled, it makes two identical
+            # fits differ byte for byte (and DVC see a changed model), and it is only a cache
+            vars(vectorizer).pop("_stop_words_id", None)
         m = masks["sentiment"]
         self.sentiment_ = self._lr().fit(x[m], targets["sentiment"][m])
         self.terms_ = OneVsRestClassifier(self._lr()).fit(x[masks["terms"]], targets["terms"][masks["terms"]])

@@ -52,7 +52,7 @@ def decode(probs: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]) -> p
             "terms": [";".join(t) for t in terms],
             "terms_primary": [t[0] if t else "" for t in terms],
             "forces": [";".join(f) for f in forces],
-            "force_primary": [f[0] if f else "" for f in forces],
+            "forces_primary": [f[0] if f else "" for f in forces],
         }
     )
     for head in PROB_PREFIX:

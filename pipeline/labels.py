@@ -5,6 +5,11 @@ The order is part of the model contract: output columns `p_terms_time`, ... foll
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 SENTIMENTS = ("negative", "neutral", "positive")
 TERMS = ("time", "emotion", "risk", "money", "situation")
 FORCES = ("fairness", "control", "certainty", "status", "belonging", "enjoyment")
@@ -12,8 +17,18 @@ LANGS = ("ru", "bg", "en")
 
 HEADS = {"sentiment": SENTIMENTS, "terms": TERMS, "forces": FORCES}
 NO_LABEL = "none"  # the "primary" of an empty TERMS/Force list, for stratification and tables
-# output column prefix of each head's per-label probabilities (`p_terms_time`, `p_force_fairness`, ...)
-PROB_PREFIX = {"terms": "p_terms_", "forces": "p_force_", "sentiment": "p_sentiment_"}
+# output column prefix of each head's per-label probabilities (`p_terms_time`, `p_forces_fairness`, ...)
+PROB_PREFIX = {"terms": "p_terms_", "forces": "p_forces_", "sentiment": "p_sentiment_"}
+
+
+# the Forces columns as files scored before the head had one name everywhere called them
+LEGACY_COLUMNS = {"force_primary": "forces_primary"} | {f"p_force_{f}": f"p_forces_{f}" for f in FORCES}
+
+
+def current_column_names(frame: pd.DataFrame) -> pd.DataFrame:
+    """Read an older scored file under today's column names, so that last month's files still roll up
+    with their Force quotes instead of silently losing them."""
+    return frame.rename(columns={old: new for old, new in LEGACY_COLUMNS.items() if new not in frame})
 
 
 def prob_columns(head: str) -> list[str]:

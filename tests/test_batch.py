@@ -71,7 +71,7 @@ def test_every_row_lands_in_exactly_one_file(tmp_path, tagger):
     assert scored.set_index("id").loc["c0030", "touchpoint"] == "deli\\xffvery"  # kept, visibly escaped
     assert {
         "p_terms_time",
-        "p_force_enjoyment",
+        "p_forces_enjoyment",
         "p_sentiment_negative",
         "sentences",
         "model_version",

@@ -35,7 +35,7 @@ class ScriptedTagger:
                     "terms": "time" if "late" in low or "bus" in low else "",
                     "terms_primary": "time" if "late" in low or "bus" in low else "",
                     "forces": "",
-                    "force_primary": "",
+                    "forces_primary": "",
                     "p_sentiment_positive": 0.1 if negative else 0.9 - 0.1 * low.count("!"),
                 }
             )

@@ -21,7 +21,7 @@ from pipeline.rollup.display import JOURNEY_ORDER, journey_order
 from pipeline.rollup.report import ReportError, build_report
 
 MODEL_VERSION = "cx-terms-v3-test"
-RUN_ID = "9f1c0ffee5a7d3b2c4e6a8b0d2f4e6a8"
+INPUT_SHA256 = "9f1c0ffee5a7d3b2c4e6a8b0d2f4e6a8" * 2
 HOSTILE_QUOTE = 'Mail me at <EMAIL> <script>alert(1)</script> & I\'ll "talk"'
 TOUCHPOINTS = ("call_center", "delivery", "kiosk")  # kiosk: not a known touchpoint, must still show
 MONTHS = ("2026-01", "2026-02", "2026-03")
@@ -136,8 +136,7 @@ def write_rollup(folder: Path, *, months: bool = True, optional_files: bool = Tr
         "scored_rows": 1200,
         "quarantined": 10,
         "model_version": MODEL_VERSION,
-        "run_id": RUN_ID,
-        "generated_at": "2026-03-31T09:00:00+00:00",
+        "input_sha256": INPUT_SHA256,
         "by": ["touchpoint", "month"] if months else ["touchpoint"],
         "overall": {"comments": 1200, "negative_share": 0.31, "nps": -4.5, "n_scored": 1150},
         "top_pain": [
@@ -180,9 +179,9 @@ def report(tmp_path: Path) -> str:
 # ---------------------------------------------------------------- static checks
 
 
-def test_header_names_model_version_and_run_id(report: str) -> None:
+def test_header_names_model_version_and_input_digest(report: str) -> None:
     assert MODEL_VERSION in report
-    assert RUN_ID in report
+    assert INPUT_SHA256[:16] in report
     assert "outputs/score/verbatims.scored.parquet" in report
     assert "-4.5" in report  # overall NPS
 
@@ -355,10 +354,10 @@ def test_report_renders_in_chromium_without_errors_or_requests(chromium: str, tm
     assert saturated > 0.02, f"only {saturated:.1%} coloured pixels: charts did not draw"
 
 
-def test_no_scores_and_no_run_id_still_render(tmp_path: Path) -> None:
+def test_no_scores_and_no_input_digest_still_render(tmp_path: Path) -> None:
     rollup = write_rollup(tmp_path / "rollup")
     summary = json.loads((rollup / "summary.json").read_text(encoding="utf-8"))
-    summary.update(run_id=None, overall={**summary["overall"], "nps": None, "n_scored": 0})
+    summary.update(input_sha256=None, overall={**summary["overall"], "nps": None, "n_scored": 0})
     (rollup / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     tps = pd.read_csv(rollup / "touchpoints.csv")
     tps[["nps", "nps_lo", "nps_hi"]] = float("nan")
@@ -368,7 +367,7 @@ def test_no_scores_and_no_run_id_still_render(tmp_path: Path) -> None:
     drivers[["nps_with", "impact", "impact_lo", "impact_hi"]] = float("nan")
     drivers.to_csv(rollup / "drivers.csv", index=False)
     html = build_report(rollup, tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "none recorded" in html
+    assert "not recorded" in html
     assert "No driver estimates" in html
     assert 'id="fig-trend"' in html
 
@@ -434,10 +433,16 @@ def test_every_data_field_is_escaped_and_a_missing_one_prints_as_nothing(tmp_pat
     folder = write_rollup(tmp_path / "rollup")
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     hostile = "<b>x</b>&\"'"
-    summary |= {"model_version": hostile, "run_id": hostile, "by": [hostile], "min_n": 10, "top_pain": []}
-    del summary["input"], summary["generated_at"]
+    summary |= {
+        "model_version": hostile,
+        "input_sha256": hostile,
+        "by": [hostile],
+        "min_n": 10,
+        "top_pain": [],
+    }
+    del summary["input"]
     (folder / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
     html = build_report(folder, tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<b>x</b>" not in html and html.count("&lt;b&gt;x&lt;/b&gt;&amp;&#34;&#39;") == 3
-    assert "input:  · generated:  · grouped by:" in html and ">None<" not in html
+    assert "input:  · grouped by:" in html and ">None<" not in html
     assert "fewer than 10 comments" in html and "The rollup lists no pain cells." in html

@@ -32,7 +32,7 @@ def scored() -> pd.DataFrame:
     for label in ("time", "emotion", "risk", "money", "situation"):
         frame[f"p_terms_{label}"] = frame["terms"].str.contains(label).astype(float) * 0.9
     for label in ("fairness", "control", "certainty", "status", "belonging", "enjoyment"):
-        frame[f"p_force_{label}"] = frame["forces"].str.contains(label).astype(float) * 0.8
+        frame[f"p_forces_{label}"] = frame["forces"].str.contains(label).astype(float) * 0.8
     frame["model_version"] = "cx-terms/7"
     return frame
 
@@ -109,7 +109,9 @@ def test_quotes_and_written_files(scored, tmp_path):
     cell = quotes.query("touchpoint == 'delivery' and label == 'time'")
     assert cell["id"].tolist() == ["d1", "d2"]  # negatives first, then by probability and id
     write_rollup(
-        result, tmp_path, {"input": "x", "rows": 10, "scored_rows": 10, "quarantined": 0, "run_id": None}
+        result,
+        tmp_path,
+        {"input": "x", "rows": 10, "scored_rows": 10, "quarantined": 0, "input_sha256": "0" * 64},
     )
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["model_version"] == "cx-terms/7" and summary["overall"]["comments"] == 10
@@ -149,7 +151,9 @@ def test_empty_scored_file_gives_empty_tables(tmp_path):
     result = rollup(pd.DataFrame(), RollupOptions(by_month=True, bootstrap=10))
     assert result["summary"]["overall"]["comments"] == 0 and result["summary"]["top_pain"] == []
     write_rollup(
-        result, tmp_path, {"input": "x", "rows": 0, "scored_rows": 0, "quarantined": 3, "run_id": None}
+        result,
+        tmp_path,
+        {"input": "x", "rows": 0, "scored_rows": 0, "quarantined": 3, "input_sha256": "0" * 64},
     )
     assert json.loads((tmp_path / "summary.json").read_text())["overall"]["negative_share"] is None
 
@@ -167,6 +171,16 @@ def test_missing_text_column_is_explained(scored):
         )
         > 0
     )
+
+
+def test_a_file_scored_under_the_old_force_column_names_keeps_its_force_quotes(scored, tmp_path):
+    from pipeline.jobs.rollup import read_scored
+
+    old = scored.rename(columns=lambda c: c.replace("p_forces_", "p_force_"))
+    old.to_parquet(tmp_path / "old.parquet", index=False)
+    frame, _, _ = read_scored([tmp_path / "old.parquet"])
+    quotes = rollup(frame, RollupOptions(bootstrap=10))["tables"]["quotes"]
+    assert (quotes["dimension"] == "forces").any()
 
 
 def test_cli_rollup_and_report(scored, tmp_path, params, monkeypatch):
@@ -199,9 +213,18 @@ def test_cli_rollup_and_report(scored, tmp_path, params, monkeypatch):
     assert done.exit_code == 0, done.output
     assert json.loads((tmp_path / "rollup" / "summary.json").read_text())["overall"]["comments"] == 10
     assert list((tmp_path / "mlartifacts").rglob("summary.json"))  # the run's artifacts landed here
-    report = runner.invoke(app, ["report", str(tmp_path / "rollup"), "--out", str(tmp_path / "r.html")])
+    report_args = ["report", str(tmp_path / "rollup"), "--out", str(tmp_path / "r.html")]
+    report = runner.invoke(app, report_args)
     assert report.exit_code == 0, report.output
     assert "cx-terms/7" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+    def outputs() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in [*(tmp_path / "rollup").iterdir(), tmp_path / "r.html"]}
+
+    first = outputs()  # a rerun on the same input writes the same bytes (else DVC sees new outputs every run)
+    assert runner.invoke(app, [*args, "--text-col", "comment"]).exit_code == 0
+    assert runner.invoke(app, report_args).exit_code == 0
+    assert outputs() == first
 
 
 def test_a_month_of_nightly_files_rolls_up_with_each_comment_once(scored, tmp_path, params, monkeypatch):

@@ -63,7 +63,7 @@ def train_and_log(
     configure(params)
     frames = load_splits(params, which=("train", "dev"))  # the test split is for `cx evaluate` only
     log("rows: " + ", ".join(f"{k}={len(v)}" for k, v in frames.items()))
-    with tracked_run(f"train-{kind}", "train", kind=kind) as run:
+    with tracked_run(f"train-{kind}", "train", kind=kind):
         sections = ["seed", "model", "train", "data"] if kind == TRANSFORMER else ["seed", "baseline", "data"]
         flat: dict[str, Any] = {}
         for name in sections:
@@ -103,10 +103,11 @@ def train_and_log(
         version = log_bundle(tagger, params["model"]["name"], frames["dev"]["text_raw"].head(3).tolist())
         client().set_model_version_tag(params["model"]["name"], str(version), "kind", kind)
         meta = BundleMeta.load(result.bundle_dir)
+        # the registered version leads to its MLflow run; the run id itself stays out of the bundle, which
+        # would otherwise differ on every retraining of the same data (and DVC would see a new model)
         meta.info |= {
             "registered_name": params["model"]["name"],
             "registered_version": str(version),
-            "run_id": run.info.run_id,
         }
         meta.save(result.bundle_dir)
         result.meta = meta

@@ -9,6 +9,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
+from pipeline.labels import current_column_names
 from pipeline.rollup.tables import RollupOptions, rollup, write_rollup
 from pipeline.tables import FORMATS, TableError, check_readable, file_sha256, quarantine_path, read_table
 from pipeline.tracking import configure, tracked_run
@@ -35,7 +36,7 @@ def scored_files(inputs: list[Path]) -> list[Path]:
 def read_scored(files: list[Path], id_col: str = "id") -> tuple[pd.DataFrame, int, int]:
     """All scored rows of `files` with each id once (the last file's row wins: a comment re-scored by a
     later run), the quarantined row count, and how many repeated rows were dropped."""
-    frames = [read_table(f) for f in files]
+    frames = [current_column_names(read_table(f)) for f in files]
     frames = [f for f in frames if len(f.columns)]
     if not frames or not sum(len(f) for f in frames):
         raise TableError(f"{', '.join(map(str, files))}: no scored rows to roll up (run `cx score` first)")
@@ -65,11 +66,12 @@ def run_rollup(
     result["summary"]["duplicates_dropped"] = dropped
     configure(params)
     name = files[0].name if len(files) == 1 else f"{len(files)}-files"
-    with tracked_run(f"rollup-{name}", "rollup") as run:
+    digest = inputs_sha256(files)
+    with tracked_run(f"rollup-{name}", "rollup"):
         mlflow.log_params(
             {
                 "input": ",".join(map(str, files))[:5000],
-                "input_sha256": inputs_sha256(files),
+                "input_sha256": digest,
                 "by": ",".join(result["summary"]["by"]),
                 "touchpoint_col": opts.touchpoint_col,
                 "date_col": opts.date_col,
@@ -82,7 +84,7 @@ def run_rollup(
             "rows": len(scored) + quarantined,
             "scored_rows": len(scored),
             "quarantined": quarantined,
-            "run_id": run.info.run_id,
+            "input_sha256": digest,
         }
         written = write_rollup(result, out_dir, extra)
         overall = result["summary"]["overall"]

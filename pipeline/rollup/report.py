@@ -164,7 +164,8 @@ def score_card(overall: dict[str, Any], total: dict[str, Any]) -> dict[str, Any]
 
 
 def header_cards(summary: dict[str, Any], touchpoints: pd.DataFrame) -> list[dict[str, Any]]:
-    """The headline numbers and the provenance (model version, MLflow run)."""
+    """The headline numbers and the provenance (model version, input digest: what the MLflow runs are
+    searched by)."""
     overall = summary.get("overall") or {}
     total = total_row(touchpoints)
     neg_ci = fmt_ci(total.get("negative_share_lo"), total.get("negative_share_hi"), fmt_pct)
@@ -176,7 +177,9 @@ def header_cards(summary: dict[str, Any], touchpoints: pd.DataFrame) -> list[dic
         score_card(overall, total),
         card_data("Negative share", fmt_pct(overall.get("negative_share"), 1), neg_ci.strip()),
         card_data("Model version", summary.get("model_version") or "unknown", small=True),
-        card_data("MLflow run id", summary.get("run_id") or "none recorded", small=True, wide=True),
+        card_data(
+            "Input SHA-256", (summary.get("input_sha256") or "not recorded")[:16], small=True, wide=True
+        ),
     ]
 
 
@@ -280,7 +283,6 @@ def render(rollup: Rollup, title: str) -> str:
         css=Markup(css),  # trusted: our stylesheet
         plotly_js=Markup(plotly_js),  # trusted: the bundled library
         input=summary.get("input"),
-        generated_at=summary.get("generated_at"),
         grouped_by=", ".join(str(b) for b in summary.get("by") or []) or "touchpoint",
         cards=header_cards(summary, rollup.touchpoints),
         min_n=min_n,

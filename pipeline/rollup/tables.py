@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -388,9 +387,8 @@ def write_rollup(result: dict[str, Any], out_dir: Path, extra_summary: dict[str,
         table.to_csv(path, index=False, float_format="%.6g")
         table.to_parquet(out_dir / f"{name}.parquet", index=False)
         written.append(path)
-    summary = (
-        result["summary"] | extra_summary | {"generated_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    )
+    # no wall-clock time or run id: the same input gives the same files (the MLflow run records when)
+    summary = result["summary"] | extra_summary
     path = out_dir / "summary.json"
     path.write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
     written.append(path)
