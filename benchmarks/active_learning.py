@@ -34,6 +34,8 @@ from pipeline.dataset.targets import encode_targets  # noqa: E402
 from pipeline.decode import probabilities  # noqa: E402
 from pipeline.labels import HEADS  # noqa: E402
 from pipeline.metrics import score  # noqa: E402
+from pipeline.settings import Params  # noqa: E402
+from training.baseline import baseline_estimator  # noqa: E402
 from training.train import calibrated_dev  # noqa: E402
 
 START, STEP, ROUNDS = 0.20, 0.10, 3
@@ -45,32 +47,23 @@ def cleaned(frame: pd.DataFrame, cleaner: Cleaner) -> pd.DataFrame:
     return frame[[r.ok for r in results]].reset_index(drop=True)
 
 
-def cleaned_splits(params: dict) -> dict[str, pd.DataFrame]:
+def cleaned_splits(params: Params) -> dict[str, pd.DataFrame]:
     """The written corpus's train/dev/test, and the real-text test split (two-pass consensus) beside it:
     a strategy that only helps on written text would not help a CX team."""
-    cleaner = Cleaner(params)
-    corpus = corpus_frame(params)
+    cleaner = Cleaner(params.cleaning, params.langid)
+    corpus = corpus_frame(params.data)
     corpus = cleaned(corpus[corpus["source"] == "corpus"], cleaner)  # the written corpus, no extras
     splits = {s: corpus[corpus["split"] == s].reset_index(drop=True) for s in ("train", "dev", "test")}
-    real = real_frame(params, log=lambda _: None)
+    real = real_frame(params.real, params.seed, log=lambda _: None)
     splits["real_test"] = cleaned(real[real["split"] == "test"], cleaner)
     return splits
 
 
-def fit(params: dict, train: pd.DataFrame, dev: pd.DataFrame, seed: int) -> tuple[TfidfHeads, dict, dict]:
-    cfg = params["baseline"]
+def fit(params: Params, train: pd.DataFrame, dev: pd.DataFrame, seed: int) -> tuple[TfidfHeads, dict, dict]:
     targets, masks = encode_targets(train)
-    model = TfidfHeads(
-        word_ngrams=cfg["word_ngrams"],
-        char_ngrams=cfg["char_ngrams"],
-        min_df=cfg["min_df"],
-        max_features=cfg["max_features"],
-        C=cfg["C"],
-        max_iter=cfg["max_iter"],
-        seed=seed,
-    ).fit(train[["text", "lemmas"]], targets, masks)
+    model = baseline_estimator(params.baseline, seed).fit(train[["text", "lemmas"]], targets, masks)
     temperature, thresholds, _ = calibrated_dev(
-        model.decision_function(dev[["text", "lemmas"]]), dev, params["train"]["threshold_grid"]
+        model.decision_function(dev[["text", "lemmas"]]), dev, params.train.threshold_grid
     )
     return model, temperature, thresholds
 
@@ -82,7 +75,7 @@ def test_scores(model, temperature, thresholds, test: pd.DataFrame) -> dict[str,
     return {head: result["overall"][head]["macro_f1"] for head in HEADS} | {"mean": result["macro_f1_mean"]}
 
 
-def curve(params: dict, splits: dict[str, pd.DataFrame], strategy: str, seed: int) -> list[dict]:
+def curve(params: Params, splits: dict[str, pd.DataFrame], strategy: str, seed: int) -> list[dict]:
     train = splits["train"]
     n = len(train)
     rng = np.random.default_rng(seed)
@@ -124,7 +117,7 @@ def main() -> int:
         row
         for seed in range(1, args.seeds + 1)
         for strategy in ("uncertain", "random")
-        for row in curve(params, splits, strategy, params["seed"] + seed)
+        for row in curve(params, splits, strategy, params.seed + seed)
     ]
     columns = [*HEADS, "mean", "real_text_mean"]
     table = pd.DataFrame(rows).groupby(["strategy", "labels"])[columns].mean().round(4)

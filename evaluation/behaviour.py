@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from pipeline.dataset.augment import typo
+from pipeline.settings import Behaviour
 
 CAPABILITIES = ("mft", "negation", "invariance", "directional")
 SUITE_DIR = Path(__file__).parent / "behaviour"
@@ -102,13 +103,12 @@ def run_suite(tagger, suite: dict[str, Any], seed: int, directional_tolerance: f
     return results
 
 
-def run_behaviour(taggers: dict[str, Any], cfg: dict[str, Any], seed: int) -> dict[str, Any]:
+def run_behaviour(taggers: dict[str, Any], cfg: Behaviour, seed: int) -> dict[str, Any]:
     """{model: {lang: {capability: result}}} over every suite in the configured folder."""
-    suites = load_suites(cfg.get("dir") or SUITE_DIR)
+    suites = load_suites(cfg.dir or SUITE_DIR)
     return {
         name: {
-            lang: run_suite(tagger, suite, seed, cfg["directional_tolerance"])
-            for lang, suite in suites.items()
+            lang: run_suite(tagger, suite, seed, cfg.directional_tolerance) for lang, suite in suites.items()
         }
         for name, tagger in taggers.items()
     }

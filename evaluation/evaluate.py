@@ -19,6 +19,7 @@ from pipeline.dataset.targets import encode_targets
 from pipeline.inference import Tagger
 from pipeline.labels import HEADS
 from pipeline.metrics import reliability_bins, score
+from pipeline.settings import Targets
 
 
 def evaluate_bundle(tagger: Tagger, frame: pd.DataFrame) -> dict[str, Any]:
@@ -74,7 +75,7 @@ def markdown_report(results: dict[str, dict[str, Any]], title: str = "Test split
     return "\n".join(lines) + "\n"
 
 
-def real_text_markdown(results: dict[str, dict[str, Any]], targets: dict[str, float]) -> str:
+def real_text_markdown(results: dict[str, dict[str, Any]], targets: Targets) -> str:
     """The lead table: primary TERMS / Force accuracy against the two-pass consensus, per language and
     source, and macro-F1 per head, models side by side."""
     names = list(results)
@@ -92,8 +93,8 @@ def real_text_markdown(results: dict[str, dict[str, Any]], targets: dict[str, fl
     lines = [
         "## Real customer text: test split (two-pass consensus)",
         "",
-        f"Targets: primary TERMS accuracy ≥ {targets['primary_terms']:.2f}, primary Force ≥ "
-        f"{targets['primary_forces']:.2f}, per language.",
+        f"Targets: primary TERMS accuracy ≥ {targets.primary_terms:.2f}, primary Force ≥ "
+        f"{targets.primary_forces:.2f}, per language.",
         *_table("Primary label accuracy", header, rows),
     ]
     body = markdown_report(results, title="Real customer text: macro-F1").split("\n", 1)[1]

@@ -34,13 +34,14 @@ from pipeline.dataset.frames import load_splits
 from pipeline.figures import confusion_figure
 from pipeline.inference import Tagger
 from pipeline.labels import HEADS
+from pipeline.settings import Params
 from pipeline.tracking import client, configure, tracked_run
 
 
-def bundles(params: dict[str, Any]) -> dict[str, Path]:
+def bundles(params: Params) -> dict[str, Path]:
     found = {
-        ModelKind.TRANSFORMER: Path(params["train"]["out_dir"]),
-        ModelKind.BASELINE: Path(params["baseline"]["out_dir"]),
+        ModelKind.TRANSFORMER: Path(params.train.out_dir),
+        ModelKind.BASELINE: Path(params.baseline.out_dir),
     }
     return {kind.value: path for kind, path in found.items() if (path / META_FILE).is_file()}
 
@@ -65,12 +66,12 @@ def _log_metrics(name: str, result: dict[str, Any], headline: dict[str, float]) 
 
 
 def evaluate_and_gate(
-    params: dict[str, Any], candidate: str, out_dir: Path, log: Callable[[str], None] = print
+    params: Params, candidate: str, out_dir: Path, log: Callable[[str], None] = print
 ) -> tuple[GateDecision, Path]:
     available = bundles(params)
     if candidate not in available:
         raise FileNotFoundError(f"no trained {candidate} bundle: run `cx train --model {candidate}` first")
-    configure(params)
+    configure(params.tracking)
     test = load_splits(params, which=("test",), log=log)["test"]
     parts = {
         origin: test[test["origin"] == origin].reset_index(drop=True)
@@ -86,13 +87,13 @@ def evaluate_and_gate(
             results[name]["real"] = real_text_results(tagger, parts["real"])
     public = public_sentiment(taggers, parts["public"]) if len(parts["public"]) else {}
     log("behavioural suite ...")
-    behaviour = run_behaviour(taggers, params["evaluation"]["behaviour"], params["seed"])
-    ecfg = params["evaluation"]
+    behaviour = run_behaviour(taggers, params.evaluation.behaviour, params.seed)
+    ecfg = params.evaluation
     markdown = ""
     if all(r.get("real") for r in results.values()):
-        markdown += real_text_markdown({n: r["real"] for n, r in results.items()}, ecfg["targets"])
-    markdown += public_markdown(public, ecfg["targets"]["public_sentiment_margin"])
-    markdown += behaviour_markdown(behaviour, ecfg["targets"]["behaviour"])
+        markdown += real_text_markdown({n: r["real"] for n, r in results.items()}, ecfg.targets)
+    markdown += public_markdown(public, ecfg.targets.public_sentiment_margin)
+    markdown += behaviour_markdown(behaviour, ecfg.targets.behaviour)
     markdown += "\n" + markdown_report(
         {n: r["corpus"] for n, r in results.items()}, title="Written corpus: test split"
     )
@@ -101,8 +102,8 @@ def evaluate_and_gate(
     report = {"test": results, "public_sentiment": public, "behaviour": behaviour}
     md, js = write_reports(report, markdown, out_dir)
     headline = {name: headline_metrics(name, r, public, behaviour) for name, r in results.items()}
-    write_tracked(results, headline, Path(ecfg["metrics"]), Path(ecfg["plots_dir"]))
-    tracking = params["tracking"]
+    write_tracked(results, headline, Path(ecfg.metrics), Path(ecfg.plots_dir))
+    tracking = params.tracking
     with tracked_run(f"evaluate-{candidate}", "evaluate", candidate=candidate):
         for origin, frame in parts.items():
             if len(frame):
@@ -119,11 +120,11 @@ def evaluate_and_gate(
             raise RuntimeError(f"{available[candidate]} was not registered; retrain it with `cx train`")
         decision = promotion_gate(
             client(),
-            params["model"]["name"],
+            params.model.name,
             version,
-            gate_metric_value(tracking["gate_metric"], candidate, headline[candidate]),
-            tracking["gate_metric"],
-            tracking["champion_alias"],
+            gate_metric_value(tracking.gate_metric, candidate, headline[candidate]),
+            tracking.gate_metric,
+            tracking.champion_alias,
             test_set_fingerprint(parts),
         )
         mlflow.set_tags(

@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from pipeline.labels import FORCES, HEADS, SENTIMENTS, TERMS
+from pipeline.settings import Cleaning, LangId
 
 FORMAT_VERSION = 1  # bump when the folder layout or the meta fields change incompatibly
 META_FILE = "cx_model.json"
@@ -97,12 +98,16 @@ def label_order(meta: BundleMeta) -> dict[str, np.ndarray]:
     return order
 
 
-def save_cleaning_params(bundle_dir: Path, params: dict[str, Any]) -> None:
+def save_cleaning_params(bundle_dir: Path, cleaning: Cleaning, langid: LangId) -> None:
     """A bundle carries its cleaning config, so it tags the same way anywhere (no params.yaml needed)."""
-    cfg = {"cleaning": params["cleaning"], "langid": params["langid"]}
+    cfg = {"cleaning": cleaning.model_dump(mode="json"), "langid": langid.model_dump(mode="json")}
     (Path(bundle_dir) / CLEANING_FILE).write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
 
 
-def load_cleaning_params(bundle_dir: Path) -> dict[str, Any] | None:
+def load_cleaning_params(bundle_dir: Path) -> tuple[Cleaning, LangId] | tuple[()]:
+    """The bundle's cleaning sections, or none (then the cleaner uses the params.yaml in use)."""
     path = Path(bundle_dir) / CLEANING_FILE
-    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if not path.is_file():
+        return ()
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Cleaning.model_validate(cfg["cleaning"]), LangId.model_validate(cfg["langid"])

@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from pipeline.settings import check_params
+from pipeline.settings import Params, parse_params
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,20 +34,12 @@ def params_path(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 @lru_cache(maxsize=8)
-def _load(path: str) -> dict[str, Any]:
+def _load(path: str) -> Params:
     with open(path, encoding="utf-8") as fh:
-        params = yaml.safe_load(fh) or {}
-    check_params(params, path)  # a typo or a bad value stops here, naming the key (pipeline.settings)
-    return params
+        raw = yaml.safe_load(fh) or {}
+    return parse_params(raw, path)  # a typo or a bad value stops here, naming the key (pipeline.settings)
 
 
-def load_params(explicit: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Return the parsed params (cached per file; callers must not mutate the result)."""
+def load_params(explicit: str | os.PathLike[str] | None = None) -> Params:
+    """The typed params, parsed once per file (frozen, so a cached copy cannot be changed under a caller)."""
     return _load(str(params_path(explicit)))
-
-
-def section(name: str, explicit: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    params = load_params(explicit)
-    if name not in params:
-        raise KeyError(f"params.yaml has no '{name}' section")
-    return params[name]

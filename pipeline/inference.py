@@ -89,7 +89,7 @@ class Tagger:
             head: np.asarray(self.meta.thresholds[head])[self.order[head]].tolist()
             for head in ("terms", "forces")
         }
-        self.cleaner = cleaner or Cleaner(load_cleaning_params(self.bundle_dir))
+        self.cleaner = cleaner or Cleaner(*load_cleaning_params(self.bundle_dir))
         scorer_cls = TransformerScorer if self.meta.kind == ModelKind.TRANSFORMER else BaselineScorer
         self.scorer = scorer_cls(self.bundle_dir, self.meta)
 

@@ -4,17 +4,17 @@ bundle and a human-readable version label written into every scored row."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pipeline.bundle import META_FILE, BundleError, BundleMeta
 from pipeline.pyfunc import BUNDLE_ARTIFACT
+from pipeline.settings import Tracking
 
 
 class ModelNotFound(RuntimeError):
     """The requested model could not be found or loaded; the message says what to do."""
 
 
-def resolve_model(ref: str, params: dict[str, Any]) -> tuple[Path, str]:
+def resolve_model(ref: str, tracking: Tracking) -> tuple[Path, str]:
     """(bundle folder, version label); a bundle this version cannot read is ModelNotFound with the reason."""
     path = Path(ref)
     if (path / META_FILE).is_file():
@@ -28,7 +28,7 @@ def resolve_model(ref: str, params: dict[str, Any]) -> tuple[Path, str]:
 
     from pipeline.tracking import client, configure
 
-    configure(params)
+    configure(tracking)
     name, _, rest = ref[len("models:/") :].partition("@")
     try:
         if rest:

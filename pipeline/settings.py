@@ -1,8 +1,10 @@
-"""The schema of `params.yaml`: one pydantic model per section, unknown keys refused.
+"""The schema of `params.yaml`: one pydantic model per section, unknown keys refused, values frozen.
 
-`load_params` validates the file against it, so a typo (`train.lrr`), a wrong type (`epochs: "five"`) or
+`load_params` parses the file into `Params`, so a typo (`train.lrr`), a wrong type (`epochs: "five"`) or
 an out-of-range value (`epochs: 0`) stops every command with the key's path instead of being silently
-ignored; `--set` overrides are validated the same way, with a "did you mean" for unknown keys.
+ignored; `--set` overrides go through `with_changes` and are validated the same way, with a "did you
+mean" for unknown keys. Code reads attributes (`params.train.lr`) and a function is handed the section
+it uses, so what a function depends on shows in its signature.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ Unit = Field(ge=0.0, le=1.0)
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Pii(Section):
@@ -205,14 +207,29 @@ class ConfigError(ValueError):
     """params.yaml (or a --set override) does not fit the schema; the message names the keys."""
 
 
-def check_params(params: dict[str, Any], source: str = "params.yaml") -> None:
-    """Raise ConfigError naming every bad key (with a suggestion for unknown ones)."""
+def parse_params(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+    """The typed params, or a ConfigError naming every bad key (with a suggestion for unknown ones)."""
     try:
-        Params.model_validate(params)
+        return Params.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(
             f"{source}: " + "; ".join(_describe(err) for err in exc.errors(include_url=False))
         ) from None
+
+
+def with_changes(params: Params, changes: dict[str, Any], source: str = "--set") -> Params:
+    """A validated copy with dotted keys replaced (`{"train.lr": 1e-4}`): the one way to vary a knob, for
+    `--set` and for tests, so an override can never skip the schema."""
+    raw = params.model_dump()
+    for key, value in changes.items():
+        *path, leaf = key.split(".")
+        node = raw
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{source}: {key}: {part} is not a section")
+        node[leaf] = value
+    return parse_params(raw, source)
 
 
 def _describe(err: dict[str, Any]) -> str:

@@ -14,7 +14,6 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -23,20 +22,20 @@ from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
 from pipeline.config import params_path
+from pipeline.settings import Tracking
 
 # run tags: which process owns a run. A pid means something only on the same host, since the same boot
 # and in the same pid namespace (containers share a host name but not their pids)
 OWNER_HOST, OWNER_BOOT, OWNER_PID_NS, OWNER_PID = "cx.host", "cx.boot", "cx.pid_ns", "cx.pid"
 
 
-def configure(params: dict[str, Any]) -> str:
+def configure(cfg: Tracking) -> str:
     """Point MLflow at the configured store and return the experiment id."""
-    cfg = params["tracking"]
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or anchored_uri(cfg["uri"]))
-    if mlflow.get_experiment_by_name(cfg["experiment"]) is None:
-        location = (project_dir() / cfg["artifacts"]).resolve().as_uri()
-        mlflow.create_experiment(cfg["experiment"], artifact_location=location)
-    experiment_id = mlflow.set_experiment(cfg["experiment"]).experiment_id
+    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or anchored_uri(cfg.uri))
+    if mlflow.get_experiment_by_name(cfg.experiment) is None:
+        location = (project_dir() / cfg.artifacts).resolve().as_uri()
+        mlflow.create_experiment(cfg.experiment, artifact_location=location)
+    experiment_id = mlflow.set_experiment(cfg.experiment).experiment_id
     close_orphaned_runs(experiment_id)
     return experiment_id
 

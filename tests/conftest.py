@@ -1,25 +1,30 @@
-"""Shared fixtures: one Cleaner per test session (its language models take seconds to load)."""
+"""Shared fixtures: the tests' own params (tests/data/params.yaml, also for every `cx` the tests run) and one
+Cleaner per test session (its language models take seconds to load)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+
+TEST_PARAMS = Path(__file__).parent / "data" / "params.yaml"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_UPDATE_DOWNLOAD_COUNTS", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ["CX_PARAMS"] = str(TEST_PARAMS)  # a test that needs other knobs writes its own file
 
 
 @pytest.fixture(scope="session")
 def params():
     from pipeline.config import load_params
 
-    return load_params()
+    return load_params(TEST_PARAMS)
 
 
 @pytest.fixture(scope="session")
 def cleaner(params):
     from pipeline.cleaning.cleaner import Cleaner
 
-    return Cleaner(params)
+    return Cleaner(params.cleaning, params.langid)

@@ -16,6 +16,7 @@ from pipeline.annotation import select
 from pipeline.annotation.labelstudio import as_results, read_export
 from pipeline.annotation.loop import ExportOptions, export_tasks, import_labels
 from pipeline.labels import HEADS
+from pipeline.settings import with_changes
 from tests.tiny import build_tiny_bundle, sentences
 
 FIXTURE = Path(__file__).parent / "data" / "labelstudio_export.json"
@@ -29,9 +30,7 @@ def _task_lines(path: Path) -> list[int]:
 
 @pytest.fixture
 def data_cfg(params, tmp_path):
-    cfg = copy.deepcopy(params["data"])
-    cfg["labelled"] = str(tmp_path / "corpus")
-    return cfg
+    return params.data.model_copy(update={"labelled": str(tmp_path / "corpus")})
 
 
 # --------------------------------------------------------------------------- picking
@@ -196,15 +195,15 @@ def test_a_task_made_in_label_studio_gets_an_id_from_the_task(data_cfg, tmp_path
     del tasks[0]["annotations"][0]["completed_by"]
     export = tmp_path / "export.json"
     export.write_text(json.dumps(tasks, ensure_ascii=False), encoding="utf-8")
-    Path(data_cfg["labelled"]).mkdir()  # an empty corpus folder
-    report = import_labels(export, Path(data_cfg["labelled"]) / "new.jsonl", data_cfg)
+    Path(data_cfg.labelled).mkdir()  # an empty corpus folder
+    report = import_labels(export, Path(data_cfg.labelled) / "new.jsonl", data_cfg)
     assert report.problems == [] and report.annotators == {"unknown": 1}
-    record = json.loads((Path(data_cfg["labelled"]) / "new.jsonl").read_text(encoding="utf-8"))
+    record = json.loads((Path(data_cfg.labelled) / "new.jsonl").read_text(encoding="utf-8"))
     assert record["id"] == "labelstudio-1"
 
 
 def test_a_duplicate_of_an_existing_corpus_text_is_caught(data_cfg, tmp_path):
-    corpus = Path(data_cfg["labelled"])
+    corpus = Path(data_cfg.labelled)
     corpus.mkdir()
     existing = {
         "id": "old-1",
@@ -237,8 +236,8 @@ def baseline(tmp_path_factory, params):
     from tests.tiny import tiny_frames
     from training.baseline import fit_baseline
 
-    local = copy.deepcopy(params)
-    local["baseline"] |= {"out_dir": str(tmp_path_factory.mktemp("label") / "baseline"), "min_df": 1}
+    out = tmp_path_factory.mktemp("label") / "baseline"
+    local = with_changes(params, {"baseline.out_dir": str(out), "baseline.min_df": 1})
     return Tagger(fit_baseline(local, tiny_frames()).bundle_dir)
 
 
@@ -292,9 +291,9 @@ def test_export_then_import_brings_every_task_back_with_its_labels(
         ]
     export = tmp_path / "export.json"
     export.write_text(json.dumps(tasks, ensure_ascii=False, indent=2), encoding="utf-8")
-    result = import_labels(export, Path(data_cfg["labelled"]) / "round.jsonl", data_cfg)
+    result = import_labels(export, Path(data_cfg.labelled) / "round.jsonl", data_cfg)
     assert result.problems == [] and result.imported == 12
-    records = [json.loads(x) for x in (Path(data_cfg["labelled"]) / "round.jsonl").read_text().splitlines()]
+    records = [json.loads(x) for x in (Path(data_cfg.labelled) / "round.jsonl").read_text().splitlines()]
     assert {r["id"]: (r["sentiment"], r["terms"], r["forces"]) for r in records} == wanted
     assert {r["touchpoint"] for r in records} == {"delivery"} and {r["industry"] for r in records} == {
         "retail"

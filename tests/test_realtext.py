@@ -17,6 +17,7 @@ from pipeline.dataset.realtext.public import (
     usable_rules,
 )
 from pipeline.dataset.realtext.sources import SOURCES
+from pipeline.settings import with_changes
 
 
 def _write_labels(path, records):
@@ -120,7 +121,7 @@ def test_distant_rules_map_the_sets_own_annotations(external):
     assert labels.loc[2, "terms"] is None  # no reason: TERMS stay unlabelled (masked), not "no label"
 
 
-def test_distant_precision_is_measured_on_hand_labels_and_weak_rules_are_dropped(tmp_path, external):
+def test_distant_precision_is_measured_on_hand_labels_and_weak_rules_are_dropped(tmp_path, external, params):
     rules = tmp_path / "distant.yaml"
     rules.write_text(
         "airline_tweets_en:\n  column: negative_reason\n  rules:\n"
@@ -128,7 +129,14 @@ def test_distant_precision_is_measured_on_hand_labels_and_weak_rules_are_dropped
         "    Flight Attendant Complaints: {terms: [situation]}\n",
         encoding="utf-8",
     )
-    cfg = {"distant_rules": str(rules), "external_dir": str(external), "distant_min_precision": 0.6}
+    cfg = with_changes(
+        params,
+        {
+            "real.distant_rules": str(rules),
+            "real.external_dir": str(external),
+            "real.distant_min_precision": 0.6,
+        },
+    ).real
     hand = pd.DataFrame(
         {
             "rid": ["airline_tweets_en:1", "airline_tweets_en:4", "airline_tweets_en:6"],
@@ -153,12 +161,13 @@ def test_partition_keeps_near_duplicates_together_and_follows_labelled_rows(exte
     assert split.tolist() == partition(frame, {"airline_tweets_en:1": "test"}, fractions, 0.5).tolist()
 
 
-def test_public_rows_leave_out_our_labelled_rows_and_report_missing_sets(external):
-    cfg = {
-        "external_dir": str(external),
-        "public_fractions": {"train": 1.0, "dev": 0.0, "test": 0.0},
-        "near_duplicate_cosine": 0.99,
+def test_public_rows_leave_out_our_labelled_rows_and_report_missing_sets(external, params):
+    changes = {
+        "real.external_dir": str(external),
+        "real.public_fractions": {"train": 1.0, "dev": 0.0, "test": 0.0},
+        "real.near_duplicate_cosine": 0.99,
     }
+    cfg = with_changes(params, changes).real
     messages = []
     rows = public_rows(cfg, {"airline_tweets_en:3": "dev"}, "train", 100, 0, None, messages.append)
     assert "airline_tweets_en:3" not in set(rows["id"]) and len(rows) == 6
@@ -171,8 +180,6 @@ def test_public_rows_leave_out_our_labelled_rows_and_report_missing_sets(externa
 def _small_project(tmp_path, external, params, monkeypatch):
     """A three-comment corpus, three labelled real tweets (rounds 1, 1 and 2; tweet 6 with a second pass)
     and the fake airline set: params pointing at them, and the corpus frame."""
-    import copy
-
     import pipeline.dataset.frames as data
 
     corpus = pd.DataFrame(
@@ -188,7 +195,7 @@ def _small_project(tmp_path, external, params, monkeypatch):
             "split": ["train", "train", "test"],
         }
     )
-    monkeypatch.setattr(data, "corpus_frame", lambda _params: corpus)
+    monkeypatch.setattr(data, "corpus_frame", lambda _data: corpus)
     _write_labels(tmp_path / "labels" / "a.jsonl", [_label(1), _label(2, terms=["risk"]), _label(6)])
     _write_labels(tmp_path / "second" / "b.jsonl", [_label(6, sentiment="neutral", terms=[], forces=[])])
     pd.DataFrame(
@@ -199,21 +206,26 @@ def _small_project(tmp_path, external, params, monkeypatch):
             "round": [2, 1, 1],
         }
     ).to_csv(tmp_path / "sample.csv", index=False)
-    p = copy.deepcopy(params)
-    p["real"] |= {
-        "external_dir": str(external),
-        "sample": str(tmp_path / "sample.csv"),
-        "labels": str(tmp_path / "labels"),
-        "second_pass": str(tmp_path / "second"),
-        "adjudicated": str(tmp_path / "none.jsonl"),
-        "splits": str(tmp_path / "splits.csv"),
-        "split_fractions": {"train": 0.0, "dev": 1.0},  # round 1 outside test -> dev; round 2 -> train
-        "train_only_rounds": [2],
-        "exclude_rounds": [],
-        "public_fractions": {"train": 1.0, "dev": 0.0, "test": 0.0},
-        "public_rows_per_set": {"train": 10, "dev": 0, "test": 0},
-        "augment_share": 1.0,
-    }
+    p = with_changes(
+        params,
+        {
+            "real.external_dir": str(external),
+            "real.sample": str(tmp_path / "sample.csv"),
+            "real.labels": str(tmp_path / "labels"),
+            "real.second_pass": str(tmp_path / "second"),
+            "real.adjudicated": str(tmp_path / "none.jsonl"),
+            "real.splits": str(tmp_path / "splits.csv"),
+            "real.split_fractions": {
+                "train": 0.0,
+                "dev": 1.0,
+            },  # round 1 outside test -> dev; round 2 -> train
+            "real.train_only_rounds": [2],
+            "real.exclude_rounds": [],
+            "real.public_fractions": {"train": 1.0, "dev": 0.0, "test": 0.0},
+            "real.public_rows_per_set": {"train": 10, "dev": 0, "test": 0},
+            "real.augment_share": 1.0,
+        },
+    )
     return p, corpus
 
 
@@ -272,7 +284,7 @@ def test_an_excluded_round_is_trained_on_only_as_a_plain_public_row(
     import pipeline.dataset.frames as data
 
     p, _ = _small_project(tmp_path, external, params, monkeypatch)
-    p["real"]["exclude_rounds"] = [2]
+    p = with_changes(p, {"real.exclude_rounds": [2]})
     train = data.load_splits(p, cleaner, which=("train",), log=lambda m: None)["train"]
     assert "airline_tweets_en:1" not in set(train.loc[train["origin"] == "real", "id"])
     row = train[train["id"] == "airline_tweets_en:1"].iloc[0]

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from pipeline.rollup.tables import RollupOptions, nps, rollup, wilson, write_rollup
+from tests.tiny import tmp_store, write_params
 
 # 6 comments at delivery, 4 at call_center; scores chosen so every NPS can be counted by hand
 ROWS = [
@@ -184,16 +185,12 @@ def test_a_file_scored_under_the_old_force_column_names_keeps_its_force_quotes(s
 
 
 def test_cli_rollup_and_report(scored, tmp_path, params, monkeypatch):
-    import yaml
     from typer.testing import CliRunner
 
     from pipeline.cli import app
 
-    tracking = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": str(tmp_path / "mlartifacts")}
-    (tmp_path / "params.yaml").write_text(
-        yaml.safe_dump(params | {"tracking": params["tracking"] | tracking})
-    )
-    monkeypatch.setenv("CX_PARAMS", str(tmp_path / "params.yaml"))  # MLflow writes under tmp_path only
+    params_file = write_params(params, tmp_path / "params.yaml", tmp_store(tmp_path))
+    monkeypatch.setenv("CX_PARAMS", str(params_file))  # MLflow writes under tmp_path only
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     scored.rename(columns={"text": "comment"}).to_csv(tmp_path / "scored.csv", index=False)
     runner = CliRunner()
@@ -230,16 +227,12 @@ def test_cli_rollup_and_report(scored, tmp_path, params, monkeypatch):
 def test_a_month_of_nightly_files_rolls_up_with_each_comment_once(scored, tmp_path, params, monkeypatch):
     """A folder of scored files (plus their quarantine and quality files): ids repeated across files count
     once, the later file's row wins; an empty scored file is a clear error, not an MLflow traceback."""
-    import yaml
     from typer.testing import CliRunner
 
     from pipeline.cli import app
 
-    tracking = {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifacts": str(tmp_path / "mlartifacts")}
-    (tmp_path / "params.yaml").write_text(
-        yaml.safe_dump(params | {"tracking": params["tracking"] | tracking})
-    )
-    monkeypatch.setenv("CX_PARAMS", str(tmp_path / "params.yaml"))
+    params_file = write_params(params, tmp_path / "params.yaml", tmp_store(tmp_path))
+    monkeypatch.setenv("CX_PARAMS", str(params_file))  # MLflow writes under tmp_path only
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     nightly = tmp_path / "scored"
     nightly.mkdir()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-
+import pydantic
 import pytest
 import yaml
 
-from pipeline.settings import ConfigError, check_params
+from pipeline.config import REPO_ROOT
+from pipeline.settings import ConfigError, parse_params, with_changes
 
 
-def test_the_shipped_params_fit_the_schema(params):
-    check_params(params)
+def test_the_shipped_params_fit_the_schema():
+    shipped = parse_params(yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8")))
+    assert shipped.tracking.gate_metric and shipped.languages == ["ru", "bg", "en"]
 
 
 @pytest.mark.parametrize(
@@ -25,12 +26,24 @@ def test_the_shipped_params_fit_the_schema(params):
     ],
 )
 def test_a_bad_key_or_value_is_named(params, edit, message):
-    bad = copy.deepcopy(params)
+    bad = params.model_dump()
     edit(bad)
     with pytest.raises(
         ConfigError, match="(?s).*" + message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")
     ):
-        check_params(bad)
+        parse_params(bad)
+
+
+def test_a_changed_knob_is_validated_and_the_loaded_params_stay_as_they_were(params):
+    changed = with_changes(params, {"train.lr": "3e-5", "evaluation.behaviour.directional_tolerance": 0.1})
+    assert changed.train.lr == 3e-5 and changed.evaluation.behaviour.directional_tolerance == 0.1
+    assert params.train.lr != 3e-5  # a copy: the cached params are untouched
+    with pytest.raises(ConfigError, match=r"unknown key train\.lrr \(did you mean train\.lr\?\)"):
+        with_changes(params, {"train.lrr": 1e-4})
+    with pytest.raises(ConfigError, match="seed is not a section"):
+        with_changes(params, {"seed.value": 1})
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        params.train.lr = 1.0
 
 
 def test_cli_refuses_a_mistyped_override_with_a_suggestion():
@@ -47,7 +60,7 @@ def test_cli_refuses_a_mistyped_override_with_a_suggestion():
 def test_a_broken_params_file_is_one_line_and_exit_2(params, tmp_path, monkeypatch, capsys):
     from pipeline import cli
 
-    bad = copy.deepcopy(params)
+    bad = params.model_dump(mode="json")
     bad["score"]["chunk_sise"] = 10
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad), encoding="utf-8")
     monkeypatch.setenv("CX_PARAMS", str(tmp_path / "params.yaml"))

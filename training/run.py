@@ -23,6 +23,7 @@ from pipeline.inference import Tagger
 from pipeline.labels import HEADS
 from pipeline.metrics import calibration_views, expected_calibration_error, flat_metrics
 from pipeline.pyfunc import log_bundle
+from pipeline.settings import Params
 from pipeline.tracking import client, configure, tracked_run
 from training.train import FitResult
 
@@ -54,20 +55,19 @@ def _log_calibration(kind: str, result: FitResult, frames: dict[str, pd.DataFram
     plt.close(fig)
 
 
-def train_and_log(
-    params: dict[str, Any], kind: str, log: Callable[[str], None] = print
-) -> tuple[FitResult, Any]:
+def train_and_log(params: Params, kind: str, log: Callable[[str], None] = print) -> tuple[FitResult, Any]:
     from training.baseline import fit_baseline
     from training.train import fit_transformer
 
-    configure(params)
+    configure(params.tracking)
     frames = load_splits(params, which=("train", "dev"))  # the test split is for `cx evaluate` only
     log("rows: " + ", ".join(f"{k}={len(v)}" for k, v in frames.items()))
     with tracked_run(f"train-{kind}", "train", kind=kind):
         sections = ["seed", "model", "train", "data"] if kind == TRANSFORMER else ["seed", "baseline", "data"]
         flat: dict[str, Any] = {}
+        dumped = params.model_dump(mode="json")
         for name in sections:
-            _flatten(name, params[name], flat)
+            _flatten(name, dumped[name], flat)
         for vocabulary in ("data.industries", "data.touchpoints", "data.channels"):
             flat.pop(vocabulary, None)
         mlflow.log_params(flat)
@@ -86,7 +86,7 @@ def train_and_log(
             )
         else:
             result = fit_baseline(params, frames)
-        save_cleaning_params(result.bundle_dir, params)
+        save_cleaning_params(result.bundle_dir, params.cleaning, params.langid)
         mlflow.log_metrics(flat_metrics(result.dev, "dev"))
         mlflow.log_metrics({"train_seconds": result.seconds, "best_epoch": result.best_epoch})
         mlflow.log_dict(result.dev, "dev_metrics.json")
@@ -100,13 +100,13 @@ def train_and_log(
         tagger = Tagger(result.bundle_dir)  # loaded once, for the diagrams and the pyfunc example
         _log_calibration(kind, result, frames, tagger)
         log("logging the model to MLflow and registering it ...")
-        version = log_bundle(tagger, params["model"]["name"], frames["dev"]["text_raw"].head(3).tolist())
-        client().set_model_version_tag(params["model"]["name"], str(version), "kind", kind)
+        version = log_bundle(tagger, params.model.name, frames["dev"]["text_raw"].head(3).tolist())
+        client().set_model_version_tag(params.model.name, str(version), "kind", kind)
         meta = BundleMeta.load(result.bundle_dir)
         # the registered version leads to its MLflow run; the run id itself stays out of the bundle, which
         # would otherwise differ on every retraining of the same data (and DVC would see a new model)
         meta.info |= {
-            "registered_name": params["model"]["name"],
+            "registered_name": params.model.name,
             "registered_version": str(version),
         }
         meta.save(result.bundle_dir)

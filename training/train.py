@@ -33,6 +33,7 @@ from pipeline.labels import HEADS
 from pipeline.metrics import score
 from pipeline.model import ENCODER_DIR, MultiTaskModel
 from pipeline.progress import progress as progress_bar
+from pipeline.settings import Params
 from training.calibration import fit_temperature, tune_thresholds
 from training.vocab import trim_encoder
 
@@ -239,57 +240,53 @@ def fresh_dir(path: str | Path) -> Path:
 
 
 def fit_transformer(
-    params: dict[str, Any],
+    params: Params,
     frames: dict[str, pd.DataFrame],
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     progress: bool = True,
 ) -> FitResult:
-    cfg, mcfg = params["train"], params["model"]
+    cfg, mcfg = params.train, params.model
     started = time.time()
-    set_seed(params["seed"])
-    torch.set_num_threads(int(cfg["num_threads"]))
-    encoder = mcfg["encoder"]
-    if cfg["vocab_keep_top"]:  # trimmed to the pieces the training texts use (see training/vocab.py)
-        texts = [mcfg["prefix"] + t for split in ("train", "dev") for t in frames[split]["text"]]
-        encoder = str(trim_encoder(encoder, texts, int(cfg["vocab_keep_top"]), CACHE_DIR))
+    set_seed(params.seed)
+    torch.set_num_threads(int(cfg.num_threads))
+    encoder = mcfg.encoder
+    if cfg.vocab_keep_top:  # trimmed to the pieces the training texts use (see training/vocab.py)
+        texts = [mcfg.prefix + t for split in ("train", "dev") for t in frames[split]["text"]]
+        encoder = str(trim_encoder(encoder, texts, int(cfg.vocab_keep_top), CACHE_DIR))
     tokenizer = AutoTokenizer.from_pretrained(encoder)
-    model = MultiTaskModel.from_encoder(encoder, mcfg["dropout"])
-    if cfg["freeze_embeddings"]:
+    model = MultiTaskModel.from_encoder(encoder, mcfg.dropout)
+    if cfg.freeze_embeddings:
         model.freeze_embeddings()
-    train_ds = tokenize(frames["train"], tokenizer, mcfg["prefix"], mcfg["max_length"])
-    dev_ds = tokenize(frames["dev"], tokenizer, mcfg["prefix"], mcfg["max_length"])
+    train_ds = tokenize(frames["train"], tokenizer, mcfg.prefix, mcfg.max_length)
+    dev_ds = tokenize(frames["dev"], tokenizer, mcfg.prefix, mcfg.max_length)
     train_targets, train_masks = encode_targets(frames["train"])
     dev_targets, dev_masks = encode_targets(frames["dev"])
-    class_weights, pos_weights = class_balance(train_targets, train_masks, cfg["pos_weight_cap"])
-    loss_fn = MultiTaskLoss(class_weights, pos_weights, cfg["loss_weights"])
+    class_weights, pos_weights = class_balance(train_targets, train_masks, cfg.pos_weight_cap)
+    loss_fn = MultiTaskLoss(class_weights, pos_weights, cfg.loss_weights)
 
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         [
-            {"params": encoder_params, "lr": cfg["lr"]},
-            {"params": model.heads.parameters(), "lr": cfg["head_lr"]},
+            {"params": encoder_params, "lr": cfg.lr},
+            {"params": model.heads.parameters(), "lr": cfg.head_lr},
         ],
-        weight_decay=cfg["weight_decay"],
+        weight_decay=cfg.weight_decay,
     )
-    rng = random.Random(params["seed"])
+    rng = random.Random(params.seed)
     lengths = [len(x) for x in train_ds["input_ids"]]
     blocks = frames["train"]["block"].to_numpy() if "block" in frames["train"] else np.full(len(lengths), -1)
-    shown = {epoch: epoch_rows(blocks, epoch) for epoch in range(1, cfg["epochs"] + 1)}
-    total_steps = sum(-(-len(rows) // cfg["batch_size"]) for rows in shown.values())
-    dtype = autocast_dtype(cfg["precision"])
-    scheduler = get_linear_schedule_with_warmup(
-        optimizer, int(cfg["warmup_ratio"] * total_steps), total_steps
-    )
+    shown = {epoch: epoch_rows(blocks, epoch) for epoch in range(1, cfg.epochs + 1)}
+    total_steps = sum(-(-len(rows) // cfg.batch_size) for rows in shown.values())
+    dtype = autocast_dtype(cfg.precision)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
 
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state, stale = -1.0, 0, None, 0
     bar = progress_bar(total=total_steps, desc="fine-tune", unit="step", enabled=progress)
-    for epoch in range(1, cfg["epochs"] + 1):
+    for epoch in range(1, cfg.epochs + 1):
         model.train()
         running = []
-        batches = length_grouped_batches(
-            lengths, cfg["batch_size"], cfg["length_group_factor"], rng, shown[epoch]
-        )
+        batches = length_grouped_batches(lengths, cfg.batch_size, cfg.length_group_factor, rng, shown[epoch])
         for idx in batches:
             batch = collate(train_ds, idx, tokenizer)
             with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
@@ -303,7 +300,7 @@ def fit_transformer(
             running.append(loss.item())
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{np.mean(running[-50:]):.3f}", refresh=False)
-        dev_logits = predict_logits(model, dev_ds, tokenizer, cfg["eval_batch_size"], dtype)
+        dev_logits = predict_logits(model, dev_ds, tokenizer, cfg.eval_batch_size, dtype)
         default = {"terms": [0.5] * len(HEADS["terms"]), "forces": [0.5] * len(HEADS["forces"])}
         dev = score(probabilities(dev_logits, {h: 1.0 for h in HEADS}), default, dev_targets, dev_masks)
         record = {
@@ -324,28 +321,28 @@ def fit_transformer(
             best_state = copy.deepcopy({k: v for k, v in model.state_dict().items()})
         else:
             stale += 1
-            if stale >= cfg["early_stopping_patience"]:
+            if stale >= cfg.early_stopping_patience:
                 bar.write(f"early stop: no dev gain for {stale} epoch(s); best epoch {best_epoch}")
                 break
     bar.close()
     model.load_state_dict(best_state)
-    dev_logits = predict_logits(model, dev_ds, tokenizer, cfg["eval_batch_size"])
-    temperature, thresholds, dev_final = calibrated_dev(dev_logits, frames["dev"], cfg["threshold_grid"])
+    dev_logits = predict_logits(model, dev_ds, tokenizer, cfg.eval_batch_size)
+    temperature, thresholds, dev_final = calibrated_dev(dev_logits, frames["dev"], cfg.threshold_grid)
     meta = BundleMeta(
         kind=ModelKind.TRANSFORMER,
         temperature=temperature,
         thresholds=thresholds,
-        prefix=mcfg["prefix"],
-        max_length=mcfg["max_length"],
+        prefix=mcfg.prefix,
+        max_length=mcfg.max_length,
         info={
-            "encoder": mcfg["encoder"],
+            "encoder": mcfg.encoder,
             "vocabulary": len(tokenizer),
             "best_epoch": best_epoch,
-            "seed": params["seed"],
+            "seed": params.seed,
             "precision": str(dtype or torch.float32).removeprefix("torch."),
         },
     )
-    out_dir = fresh_dir(cfg["out_dir"])
+    out_dir = fresh_dir(cfg.out_dir)
     model.save(out_dir)
     tokenizer.save_pretrained(out_dir / ENCODER_DIR)
     meta.save(out_dir)

@@ -31,6 +31,7 @@ from pipeline.decode import decode
 from pipeline.inference import Tagger
 from pipeline.labels import HEADS, LANGS, prob_columns
 from pipeline.preflight import sniff_delimiter
+from pipeline.settings import Data
 from pipeline.tables import TableError, iter_table, table_format
 
 FORMATS = ("labelstudio", "csv")
@@ -330,7 +331,7 @@ def _existing_rows(corpus: Path) -> list[tuple[str, int, dict[str, Any] | None, 
 def import_labels(
     export: str | Path,
     out: str | Path,
-    data_cfg: dict[str, Any],
+    data_cfg: Data,
     defaults: dict[str, str] | None = None,
 ) -> ImportReport:
     """Validate an annotation export against the contract (with the existing corpus) and write it as a new
@@ -348,7 +349,7 @@ def import_labels(
     report.problems += [Problem(where, a.line, a.data.get("id"), p) for a in merged for p in a.problems]
     records = [to_record(a, defaults or {}, f"labelstudio:{export.name}") for a in merged]
     new_rows = [(where, a.line, dict(r), None) for a, r in zip(merged, records, strict=True)]
-    _, problems = validate_records([*_existing_rows(Path(data_cfg["labelled"])), *new_rows], data_cfg)
+    _, problems = validate_records([*_existing_rows(Path(data_cfg.labelled)), *new_rows], data_cfg)
     report.problems += [p for p in problems if p.source == where]
     if report.problems:
         report.problems.sort(key=lambda p: p.line)

@@ -19,6 +19,7 @@ from pipeline.cleaning.nlp import get_nlp
 from pipeline.cleaning.normalize import Normalizer
 from pipeline.cleaning.pii import PiiMasker
 from pipeline.config import load_params
+from pipeline.settings import Cleaning, LangId
 from pipeline.tables import printable, text_value
 
 # Error codes (stable strings: they end up in quarantine files and dashboards).
@@ -69,19 +70,19 @@ def _coerce(value: Any) -> tuple[str | None, str | None]:
 class Cleaner:
     """Holds the compiled normaliser, PII masker and language models (expensive to build)."""
 
-    def __init__(self, params: dict[str, Any] | None = None) -> None:
-        params = params or load_params()
-        cfg, lid = params["cleaning"], params["langid"]
-        self.max_chars = int(cfg["max_chars"])
-        self.batch_size = int(cfg["batch_size"])
-        self.normalize = Normalizer(cfg["max_repeat_letters"], cfg["max_repeat_punct"])
-        pii = cfg["pii"]
-        self.mask = PiiMasker(pii["phone_regions"], pii["id_cues"], pii["phone_min_digits"])
+    def __init__(self, cleaning: Cleaning | None = None, langid: LangId | None = None) -> None:
+        """Defaults: the sections of the params.yaml in use (a bundle passes the ones it was trained with)."""
+        cfg, lid = cleaning or load_params().cleaning, langid or load_params().langid
+        self.max_chars = int(cfg.max_chars)
+        self.batch_size = int(cfg.batch_size)
+        self.normalize = Normalizer(cfg.max_repeat_letters, cfg.max_repeat_punct)
+        pii = cfg.pii
+        self.mask = PiiMasker(pii.phone_regions, pii.id_cues, pii.phone_min_digits)
         self.identify = LanguageIdentifier(
-            lid["candidates"],
-            lid["guard_languages"],
-            lid["other_min_confidence"],
-            lid["min_letters"],
+            lid.candidates,
+            lid.guard_languages,
+            lid.other_min_confidence,
+            lid.min_letters,
         )
 
     def prepare(self, value: Any) -> CleanResult:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
 
 from pipeline.config import load_params
 from pipeline.progress import quiet_library_bars_off_terminal
-from pipeline.settings import ConfigError, check_params
+from pipeline.settings import ConfigError, Params, with_changes
 
 # Offline-safe defaults for every command (users with a hub can override them in their environment).
 os.environ.setdefault("HF_UPDATE_DOWNLOAD_COUNTS", "false")
@@ -75,33 +76,26 @@ def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 
 
-def with_overrides(pairs: list[str]) -> dict:
+def with_overrides(pairs: list[str]) -> Params:
     """params.yaml plus `section.key=value` overrides (values parsed as YAML: 3, 1e-4, true, [1, 2])."""
-    import copy
-
     import yaml
 
-    params = copy.deepcopy(load_params())
+    changes: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, raw = pair.partition("=")
         if not sep:
             fail(f"--set expects section.key=value, got {pair!r}")
-        *path, leaf = key.split(".")
-        node = params
-        for part in path:
-            node = node.setdefault(part, {})
         value = yaml.safe_load(raw)
         if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string; a CLI user means the number
             with contextlib.suppress(ValueError):
                 value = float(value)
-        node[leaf] = value
+        changes[key] = value
     try:
-        check_params(params, "--set")
+        return with_changes(load_params(), changes)
     except ConfigError as exc:
         fail(str(exc))
-    return params

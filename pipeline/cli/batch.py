@@ -62,21 +62,21 @@ def score_cmd(
     from pipeline.tables import TableError
 
     params = load_params()
-    cfg = params["score"]
+    cfg = params.score
     opts = ScoreOptions(
         text_col=text_col,
         id_col=id_col,
         touchpoint_col=touchpoint_col,
         date_col=date_col,
         score_col=score_col,
-        chunk_size=chunk_size or cfg["chunk_size"],
+        chunk_size=chunk_size or cfg.chunk_size,
         sentences=sentences,
         state=state,
         sep=sep,
         encoding=encoding,
     )
     try:
-        report = run_scoring(params, input_path, out, model or cfg["model"], opts, track=tracking)
+        report = run_scoring(params.tracking, input_path, out, model or cfg.model, opts, track=tracking)
     except TableError as exc:
         fail(str(exc), code=2)
     except ModelNotFound as exc:
@@ -116,7 +116,7 @@ def score_cmd(
     reasons = ", ".join(f"{reason} {count}" for reason, count in quality["quarantine_reasons"].items())
     if report.rows > report.skipped_known and not report.scored:
         fail(f"no row of {input_path} could be scored ({reasons}); see {report.quarantine}", code=1)
-    limit = cfg["max_quarantine_share"] if max_quarantine_share is None else max_quarantine_share
+    limit = cfg.max_quarantine_share if max_quarantine_share is None else max_quarantine_share
     if quality["quarantine_share"] > limit:
         fail(
             f"{quality['quarantine_share']:.0%} of the rows of {input_path} were quarantined ({reasons}), "
@@ -155,19 +155,19 @@ def rollup_cmd(
     if unknown:
         fail(f"--by takes touchpoint and/or month, not {sorted(unknown)}")
     params = load_params()
-    cfg = params["rollup"]
+    cfg = params.rollup
     opts = RollupOptions(
         by_month="month" in by,
         touchpoint_col=touchpoint_col,
         date_col=date_col,
         score_col=score_col,
-        quotes_per_cell=cfg["quotes_per_cell"],
-        bootstrap=cfg["bootstrap"],
-        seed=params["seed"],
-        min_n=cfg["min_n"],
+        quotes_per_cell=cfg.quotes_per_cell,
+        bootstrap=cfg.bootstrap,
+        seed=params.seed,
+        min_n=cfg.min_n,
     )
     try:
-        result = run_rollup(params, scored, out, opts, text_col)
+        result = run_rollup(params.tracking, scored, out, opts, text_col)
     except TableError as exc:
         fail(str(exc))
     dropped = result["summary"].get("duplicates_dropped", 0)
@@ -202,7 +202,7 @@ def report_cmd(
     if not (rollup_dir / "summary.json").is_file():
         fail(f"{rollup_dir}: no summary.json - run `cx rollup` first")
     try:
-        path = run_report(load_params(), rollup_dir, out)
+        path = run_report(load_params().tracking, rollup_dir, out)
     except ReportError as exc:
         fail(str(exc))
     typer.echo(f"report: {path.resolve()}")

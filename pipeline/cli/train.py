@@ -31,4 +31,4 @@ def train_cmd(
     )
     console.print(f"dev macro-F1: {heads}  ({result.seconds:.0f} s)")
     typer.echo(f"model bundle: {result.bundle_dir.resolve()}")
-    typer.echo(f"registered: models:/{params['model']['name']}/{version}")
+    typer.echo(f"registered: models:/{params.model.name}/{version}")

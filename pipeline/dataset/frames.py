@@ -10,7 +10,6 @@ baseline. A missing public source is skipped with a message, never an error.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pandas as pd
 
@@ -21,6 +20,7 @@ from pipeline.dataset.corpus.split import read_splits
 from pipeline.dataset.realtext.labels import attach_texts, consensus, read_adjudicated, read_labels, record_id
 from pipeline.dataset.realtext.public import public_rows
 from pipeline.dataset.realtext.split import real_splits
+from pipeline.settings import Data, Params, Real
 
 SPLITS = ("train", "dev", "test")
 COLUMNS = ["id", "origin", "source", "lang", "text", "sentiment", "terms", "forces"]
@@ -35,44 +35,40 @@ def _clean(frame: pd.DataFrame, cleaner: Cleaner) -> pd.DataFrame:
     return frame[[r.ok for r in results]].reset_index(drop=True)
 
 
-def corpus_frame(params: dict[str, Any]) -> pd.DataFrame:
-    data = params["data"]
-    corpus = load_corpus(data["labelled"], data)
-    splits = read_splits(data["splits"])
+def corpus_frame(data: Data) -> pd.DataFrame:
+    corpus = load_corpus(data.labelled, data)
+    splits = read_splits(data.splits)
     if splits is None:
-        raise FileNotFoundError(f"{data['splits']} not found: run `cx data split` first")
+        raise FileNotFoundError(f"{data.splits} not found: run `cx data split` first")
     corpus = corpus.merge(splits, on="id", how="left")
     missing = corpus["split"].isna().sum()
     if missing:
-        raise ValueError(f"{missing} corpus ids have no split in {data['splits']}: run `cx data split`")
+        raise ValueError(f"{missing} corpus ids have no split in {data.splits}: run `cx data split`")
     corpus["origin"], corpus["source"] = "corpus", "corpus"
-    if data.get("targeted"):  # capability-targeted written comments: training rows only
-        targeted = load_corpus(data["targeted"], data).assign(
-            split="train", origin="corpus", source="targeted"
-        )
+    if data.targeted:  # capability-targeted written comments: training rows only
+        targeted = load_corpus(data.targeted, data).assign(split="train", origin="corpus", source="targeted")
         corpus = pd.concat([corpus, targeted], ignore_index=True)
     return corpus[[*COLUMNS, "split"]]
 
 
-def real_frame(params: dict[str, Any], log: Callable[[str], None] = print) -> pd.DataFrame:
+def real_frame(cfg: Real, seed: int, log: Callable[[str], None] = print) -> pd.DataFrame:
     """Our labelled real comments with texts and their frozen split (empty when nothing is labelled)."""
-    cfg = params["real"]
-    sample = pd.read_csv(cfg["sample"], dtype=str)
-    labels = read_labels(cfg["labels"])
+    sample = pd.read_csv(cfg.sample, dtype=str)
+    labels = read_labels(cfg.labels)
     held_back = {
         record_id(s, i)
         for s, i, r in sample[["source", "id", "round"]].itertuples(index=False)
-        if int(r) in cfg["exclude_rounds"]
+        if int(r) in cfg.exclude_rounds
     }
     labels = labels[~labels["rid"].isin(held_back)].reset_index(drop=True)
     if labels.empty:
         return pd.DataFrame(columns=[*COLUMNS, "split"])
-    labelled = attach_texts(labels, cfg["external_dir"], log)
-    second = read_labels(cfg["second_pass"])
+    labelled = attach_texts(labels, cfg.external_dir, log)
+    second = read_labels(cfg.second_pass)
     train_only = {
         record_id(s, i)
         for s, i, r in sample[["source", "id", "round"]].itertuples(index=False)
-        if int(r) in cfg["train_only_rounds"]
+        if int(r) in cfg.train_only_rounds
     }
     test_ids = {
         record_id(s, i)
@@ -83,15 +79,15 @@ def real_frame(params: dict[str, Any], log: Callable[[str], None] = print) -> pd
         labelled,
         test_ids & set(labelled["rid"]),
         train_only & set(labelled["rid"]),
-        cfg["split_fractions"],
-        cfg["near_duplicate_cosine"],
-        params["seed"],
-        cfg["splits"],
+        cfg.split_fractions,
+        cfg.near_duplicate_cosine,
+        seed,
+        cfg.splits,
     )
     labelled = labelled.merge(splits, on="rid", how="left")
     test = labelled["split"] == "test"
     if test.any():  # test rows are scored against the two-pass consensus, not one annotator
-        agreed = consensus(labels, second, read_adjudicated(cfg["adjudicated"])).set_index("rid")
+        agreed = consensus(labels, second, read_adjudicated(cfg.adjudicated)).set_index("rid")
         unscored = test & ~labelled["rid"].isin(agreed.index)
         if unscored.any():
             log(
@@ -107,15 +103,15 @@ def real_frame(params: dict[str, Any], log: Callable[[str], None] = print) -> pd
     return labelled[[*COLUMNS, "split"]]
 
 
-def real_train_labels(cfg: dict[str, Any], real_split: dict[str, str]) -> pd.DataFrame:
+def real_train_labels(cfg: Real, real_split: dict[str, str]) -> pd.DataFrame:
     """Our first-pass labels of the real train split: what distant rules are measured on (never on dev or
     test rows, whose labels must not steer the training data)."""
-    labels = read_labels(cfg["labels"])
+    labels = read_labels(cfg.labels)
     return labels[labels["rid"].map(real_split) == "train"]
 
 
 def load_splits(
-    params: dict[str, Any],
+    params: Params,
     cleaner: Cleaner | None = None,
     which: tuple[str, ...] = SPLITS,
     log: Callable[[str], None] = print,
@@ -123,26 +119,26 @@ def load_splits(
     """{split: cleaned frame} for the splits asked for (cleaning with lemmas is the slow part, so
     evaluation does not clean the training split). The train frame's `block` says in which epoch a public
     row is shown (-1: every epoch; see `public_rows`); one block per scheduled epoch."""
-    cfg = params["real"]
-    cleaner = cleaner or Cleaner(params)
-    labelled = pd.concat([corpus_frame(params), real_frame(params, log)], ignore_index=True)
+    cfg = params.real
+    cleaner = cleaner or Cleaner(params.cleaning, params.langid)
+    labelled = pd.concat([corpus_frame(params.data), real_frame(cfg, params.seed, log)], ignore_index=True)
     real = labelled[labelled["origin"] == "real"]
     real_split = dict(zip(real["id"], real["split"], strict=True))
     frames = {}
     for split in which:
         parts = [labelled[labelled["split"] == split].drop(columns=["split"])]
-        rows = cfg["public_rows_per_set"][split]
+        rows = cfg.public_rows_per_set[split]
         if rows:
             train = split == "train"
             hand = real_train_labels(cfg, real_split) if train else None
-            blocks = int(params["train"]["epochs"]) if train else 1
-            public = public_rows(cfg, real_split, split, rows, params["seed"], hand, log, blocks)
+            blocks = params.train.epochs if train else 1
+            public = public_rows(cfg, real_split, split, rows, params.seed, hand, log, blocks)
             parts.append(public.assign(origin="public"))
         frame = pd.concat(parts, ignore_index=True)
         frame["block"] = frame["block"].fillna(-1).astype(int) if "block" in frame else -1
-        if split == "train" and cfg["augment_share"] > 0:
+        if split == "train" and cfg.augment_share > 0:
             is_corpus = frame["origin"] == "corpus"
-            noisy = augment(frame.loc[is_corpus, ["text"]], cfg["augment_share"], params["seed"])
+            noisy = augment(frame.loc[is_corpus, ["text"]], cfg.augment_share, params.seed)
             frame.loc[is_corpus, "text"] = noisy["text"].to_numpy()
         frames[split] = _clean(frame, cleaner)
     return frames

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import mlflow
 
 from pipeline.rollup.report import build_report
+from pipeline.settings import Tracking
 from pipeline.tracking import configure, tracked_run
 
 
-def run_report(params: dict[str, Any], rollup_dir: Path, out: Path) -> Path:
-    configure(params)
+def run_report(tracking: Tracking, rollup_dir: Path, out: Path) -> Path:
+    configure(tracking)
     with tracked_run(f"report-{rollup_dir.name}", "report"):
         mlflow.log_params({"rollup_dir": str(rollup_dir), "output": str(out)})
         path = build_report(rollup_dir, out)

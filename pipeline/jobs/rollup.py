@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipeline.labels import current_column_names
 from pipeline.rollup.tables import RollupOptions, rollup, write_rollup
+from pipeline.settings import Tracking
 from pipeline.tables import FORMATS, TableError, check_readable, file_sha256, quarantine_path, read_table
 from pipeline.tracking import configure, tracked_run
 
@@ -53,7 +54,7 @@ def read_scored(files: list[Path], id_col: str = "id") -> tuple[pd.DataFrame, in
 
 
 def run_rollup(
-    params: dict[str, Any],
+    tracking: Tracking,
     inputs: list[Path],
     out_dir: Path,
     opts: RollupOptions,
@@ -64,7 +65,7 @@ def run_rollup(
     scored, quarantined, dropped = read_scored(files, id_col)
     result = rollup(scored, opts, text_col)
     result["summary"]["duplicates_dropped"] = dropped
-    configure(params)
+    configure(tracking)
     name = files[0].name if len(files) == 1 else f"{len(files)}-files"
     digest = inputs_sha256(files)
     with tracked_run(f"rollup-{name}", "rollup"):

@@ -12,12 +12,13 @@ from pipeline.batch import ScoreOptions, ScoreReport, score_file
 from pipeline.inference import Tagger
 from pipeline.preflight import check_input, check_output
 from pipeline.registry import resolve_model
+from pipeline.settings import Tracking
 from pipeline.tables import file_sha256
 from pipeline.tracking import configure, tracked_run
 
 
 def run_scoring(
-    params: dict[str, Any],
+    tracking: Tracking,
     input_path: Path,
     out: Path,
     model_ref: str,
@@ -29,13 +30,13 @@ def run_scoring(
     is off (ad-hoc scoring of a file, where no store should be touched)."""
     check_input(input_path, opts.encoding)  # seconds, before the model loads
     check_output(out)
-    bundle, version = resolve_model(model_ref, params)
+    bundle, version = resolve_model(model_ref, tracking)
     tagger = Tagger(bundle)
     if not track:
         report = score_file(input_path, out, tagger, version, opts, progress=progress)
         write_quality(out, report)
         return report
-    configure(params)
+    configure(tracking)
     with tracked_run(f"score-{input_path.name}", "score", model_version=version):
         mlflow.log_params(
             {

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, fie
 
 from pipeline.cleaning.cleaner import Cleaner
 from pipeline.labels import FORCES, LANGS, SENTIMENTS, TERMS
+from pipeline.settings import Data
 from pipeline.tables import FORMATS, iter_table
 
 LIST_FIELDS = ("terms", "forces")
@@ -122,7 +123,7 @@ def _duplicate_key(text: str) -> str:
 
 
 def validate_corpus(
-    path: str | Path, data_cfg: dict[str, Any], cleaner: Cleaner | None = None
+    path: str | Path, data_cfg: Data, cleaner: Cleaner | None = None
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Valid records as a frame (with `source` and `line`) and the list of problems found."""
     rows = ((f.as_posix(), *row) for f in corpus_files(path) for row in iter_raw(f))
@@ -133,11 +134,11 @@ RawRow = tuple[str, int, "dict[str, Any] | None", "str | None"]  # where, line, 
 
 
 def validate_records(
-    rows: Iterable[RawRow], data_cfg: dict[str, Any], cleaner: Cleaner | None = None
+    rows: Iterable[RawRow], data_cfg: Data, cleaner: Cleaner | None = None
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """The contract over records from anywhere (corpus files, an annotation export), in order: later
     records are checked for duplicate ids and texts against earlier ones."""
-    context = {k: data_cfg[k] for k in ("industries", "touchpoints", "channels")}
+    context = {k: getattr(data_cfg, k) for k in ("industries", "touchpoints", "channels")}
     context = {
         "industry": context["industries"],
         "touchpoint": context["touchpoints"],
@@ -170,7 +171,7 @@ def validate_records(
             if (
                 guess.lang != rec["lang"]
                 and guess.lang in LANGS
-                and guess.lang_confidence >= data_cfg["lang_mismatch_min_confidence"]
+                and guess.lang_confidence >= data_cfg.lang_mismatch_min_confidence
             ):
                 row_problems.append(
                     f"language mismatch: lang={rec['lang']} but the text reads as {guess.lang} "
@@ -200,7 +201,7 @@ def _messages(exc: Exception) -> list[str]:
     return [f"list field is not valid JSON: {exc}"]
 
 
-def load_corpus(path: str | Path, data_cfg: dict[str, Any]) -> pd.DataFrame:
+def load_corpus(path: str | Path, data_cfg: Data) -> pd.DataFrame:
     """The validated corpus; raises if any row is bad (training must not silently drop data)."""
     frame, problems = validate_corpus(path, data_cfg)
     if problems:

@@ -21,6 +21,7 @@ from pipeline.dataset.corpus.split import near_duplicate_groups
 from pipeline.dataset.realtext.labels import record_id
 from pipeline.dataset.realtext.sources import SOURCES, Source, grouping_text, read_source
 from pipeline.labels import SENTIMENTS
+from pipeline.settings import Real
 
 ASPECTS = ("service", "price", "food", "interior")
 
@@ -80,14 +81,14 @@ def distant_labels(frame: pd.DataFrame, source: Source, rules: dict[str, Any]) -
     return pd.DataFrame({"terms": terms, "forces": forces, "rules": fired}, index=frame.index)
 
 
-def distant_precision(cfg: dict[str, Any], labelled: pd.DataFrame) -> pd.DataFrame:
+def distant_precision(cfg: Real, labelled: pd.DataFrame) -> pd.DataFrame:
     """Per rule: how often its first TERMS / Force label is among our hand labels of the same rows
     (`labelled`: rid, terms, forces), and how often it is our primary label."""
-    rules = load_distant_rules(cfg["distant_rules"])
+    rules = load_distant_rules(cfg.distant_rules)
     hand = labelled.set_index("rid")
     rows = []
     for name, spec in rules.items():
-        frame = read_source(SOURCES[name], cfg["external_dir"])
+        frame = read_source(SOURCES[name], cfg.external_dir)
         if frame is None:
             continue
         frame["rid"] = [record_id(name, i) for i in frame["id"]]
@@ -116,13 +117,13 @@ def distant_precision(cfg: dict[str, Any], labelled: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(rows, columns=["source", "rule", "head", "label", "n", "precision", "primary_match"])
 
 
-def usable_rules(cfg: dict[str, Any], precision: pd.DataFrame) -> dict[str, Any]:
+def usable_rules(cfg: Real, precision: pd.DataFrame) -> dict[str, Any]:
     """The distant rules with each head kept only where its measured precision reaches the minimum."""
-    rules = load_distant_rules(cfg["distant_rules"])
+    rules = load_distant_rules(cfg.distant_rules)
     good = {
         (r.source, r.rule, r.head)
         for r in precision.itertuples(index=False)
-        if r.precision >= cfg["distant_min_precision"]
+        if r.precision >= cfg.distant_min_precision
     }
     for name, spec in rules.items():
         spec["rules"] = {
@@ -175,7 +176,7 @@ def _partitioned(external_dir: str, name: str, splits_key: tuple, fractions_key:
 
 
 def public_rows(
-    cfg: dict[str, Any],
+    cfg: Real,
     labelled_split: dict[str, str],
     split: str,
     rows_per_set: int,
@@ -193,14 +194,14 @@ def public_rows(
     parts = []
     for name in SOURCES:
         frame = _partitioned(
-            str(cfg["external_dir"]),
+            str(cfg.external_dir),
             name,
             tuple(sorted(labelled_split.items())),
-            tuple(sorted(cfg["public_fractions"].items())),
-            float(cfg["near_duplicate_cosine"]),
+            tuple(sorted(cfg.public_fractions.items())),
+            float(cfg.near_duplicate_cosine),
         )
         if frame is None:
-            log(f"skipping public set {name}: {Path(cfg['external_dir']) / SOURCES[name].file} not found")
+            log(f"skipping public set {name}: {Path(cfg.external_dir) / SOURCES[name].file} not found")
             continue
         rows = frame[(frame["split"] == split) & ~frame["rid"].isin(labelled_split)]
         rows = rows[rows["sentiment"].notna()]
