@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import typer
@@ -14,7 +15,8 @@ from pipeline.config import load_params
     "score",
     epilog="Example: cx score data/sample/verbatims.csv --out outputs/scored/verbatims.parquet\n\n"
     "Cron (new tickets every hour): 0 * * * * cd /srv/cx && .venv/bin/cx score tickets.csv "
-    "--out scored/$(date +\\%F-\\%H).parquet --state scored/state.json",
+    "--out scored/$(date +\\%F-\\%H).parquet --state scored/state.json\n\n"
+    "On Spark: cx score /data/tickets/ --out /data/scored.parquet --engine spark --master yarn",
 )
 def score_cmd(
     input_path: Path = typer.Argument(
@@ -43,6 +45,12 @@ def score_cmd(
         None, "--encoding", help="encoding of a CSV/TSV/JSONL input, e.g. cp1251 or utf-16 (default: utf-8)"
     ),
     tracking: bool = typer.Option(True, "--tracking/--no-tracking", help="log the run to MLflow"),
+    engine: str = typer.Option(
+        "local", help="local (this process) or spark (Parquet folders out; pip install -e '.[spark]')"
+    ),
+    master: str = typer.Option(
+        "local[*]", help="Spark master for --engine spark: local[4], yarn, spark://host:7077"
+    ),
     max_quarantine_share: float = typer.Option(
         None, help="fail (exit 1) when more rows than this share are quarantined (default: params score)"
     ),
@@ -61,6 +69,10 @@ def score_cmd(
     from pipeline.registry import ModelNotFound
     from pipeline.tables import TableError
 
+    if engine not in ("local", "spark"):
+        fail(f"--engine {engine}: use local or spark")
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        fail("--engine spark needs pyspark: pip install -e '.[spark]' (Java 17 must be installed)")
     params = load_params()
     cfg = params.score
     opts = ScoreOptions(
@@ -76,7 +88,15 @@ def score_cmd(
         encoding=encoding,
     )
     try:
-        report = run_scoring(params.tracking, input_path, out, model or cfg.model, opts, track=tracking)
+        report = run_scoring(
+            params.tracking,
+            input_path,
+            out,
+            model or cfg.model,
+            opts,
+            track=tracking,
+            master=master if engine == "spark" else None,
+        )
     except TableError as exc:
         fail(str(exc), code=2)
     except ModelNotFound as exc:

@@ -25,15 +25,28 @@ def run_scoring(
     opts: ScoreOptions,
     progress: bool = True,
     track: bool = True,
+    master: str | None = None,
 ) -> ScoreReport:
     """Score `input_path` into `out` (+ quarantine and data-quality report); an MLflow run unless `track`
-    is off (ad-hoc scoring of a file, where no store should be touched)."""
-    check_input(input_path, opts.encoding)  # seconds, before the model loads
-    check_output(out)
+    is off (ad-hoc scoring of a file, where no store should be touched). With a Spark `master`
+    (`local[4]`, `yarn`, `spark://...`) the Spark engine scores it (`pipeline.spark.score`)."""
+    if master is None:
+        check_input(input_path, opts.encoding)  # seconds, before the model loads
+        check_output(out)
+    elif master.startswith("local") and not out.is_dir():  # Spark (over)writes a folder of Parquet parts
+        check_output(out, extensions=(".parquet",))  # on a cluster, paths are on the cluster's file system
     bundle, version = resolve_model(model_ref, tracking)
-    tagger = Tagger(bundle)
+
+    def score() -> ScoreReport:
+        if master is None:
+            return score_file(input_path, out, Tagger(bundle), version, opts, progress=progress)
+        from pipeline.spark.score import score_on_spark, spark_session
+
+        spark = spark_session(master, f"cx score {input_path.name}", opts.chunk_size)
+        return score_on_spark(spark, str(input_path), out, bundle, version, opts)
+
     if not track:
-        report = score_file(input_path, out, tagger, version, opts, progress=progress)
+        report = score()
         write_quality(out, report)
         return report
     configure(tracking)
@@ -55,9 +68,10 @@ def run_scoring(
                 "score_col": opts.score_col,
                 "sep": opts.sep or "",
                 "encoding": opts.encoding or "utf-8",
+                "engine": f"spark {master}" if master else "local",
             }
         )
-        report = score_file(input_path, out, tagger, version, opts, progress=progress)
+        report = score()
         mlflow.log_metrics(
             {
                 "rows": report.rows,

@@ -1,0 +1,113 @@
+"""The Spark engine on `local[2]` gives the local engine's labels, columns and quarantine on the same input
+(2,000 rows with bad rows among them), and keeps the `--state` semantics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.batch import ScoreOptions, score_file
+from pipeline.inference import Tagger
+from pipeline.tables import quarantine_path
+from tests.tiny import build_tiny_bundle, sentences
+
+pytest.importorskip("pyspark", reason="the Spark engine is an optional extra: pip install -e '.[spark]'")
+
+BAD = [None, "", "   ", "\u200b\u200b", "<br><br>"]  # missing, empty, blank, invisible, markup only
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pipeline.spark.score import spark_session
+
+    session = spark_session("local[2]", "cx-terms-tests", chunk_size=300)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, params):
+    return build_tiny_bundle(tmp_path_factory.mktemp("spark") / "bundle", params)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    texts = [t for _, t in sentences()]
+    rows = []
+    for i in range(2_000):
+        text = (
+            BAD[i // 7 % len(BAD)] if i % 7 == 3 else f"{texts[i % len(texts)]} {texts[(i * 5) % len(texts)]}"
+        )
+        rows.append(
+            {"id": f"t{i:05d}", "touchpoint": ["delivery", "app"][i % 2], "nps": str(i % 11), "text": text}
+        )
+    path = tmp_path_factory.mktemp("spark-in") / "tickets.parquet"
+    pd.DataFrame(rows).to_parquet(path, index=False)
+    return path
+
+
+def test_spark_and_local_engines_agree_row_for_row(spark, bundle, source, tmp_path):
+    from pipeline.spark.score import score_on_spark
+
+    opts = ScoreOptions(chunk_size=300)
+    tagger = Tagger(bundle)
+    local = score_file(source, tmp_path / "local.parquet", tagger, "tiny/0", opts, progress=False)
+    remote = score_on_spark(spark, str(source), tmp_path / "spark.parquet", bundle, "tiny/0", opts)
+    assert (remote.rows, remote.scored, remote.quarantined) == (local.rows, local.scored, local.quarantined)
+    assert remote.rows == remote.scored + remote.quarantined == 2_000 and remote.quarantined == 286
+    assert remote.reasons == local.reasons
+    ours = pd.read_parquet(tmp_path / "local.parquet").sort_values("id").reset_index(drop=True)
+    theirs = pd.read_parquet(tmp_path / "spark.parquet").sort_values("id").reset_index(drop=True)
+    assert list(theirs.columns) == list(ours.columns)
+    assert dict(theirs.dtypes) == dict(ours.dtypes)
+    probs = [c for c in ours.columns if c.startswith("p_") or c == "sentiment_prob"]
+    labels = [c for c in ours.columns if c not in probs]
+    pd.testing.assert_frame_equal(theirs[labels], ours[labels])
+    assert np.abs(theirs[probs].to_numpy() - ours[probs].to_numpy()).max() < 1e-3  # batch padding only
+    q_local = pd.read_parquet(quarantine_path(tmp_path / "local.parquet")).sort_values("source_row")
+    q_spark = pd.read_parquet(quarantine_path(tmp_path / "spark.parquet")).sort_values("source_row")
+    pd.testing.assert_frame_equal(q_spark.reset_index(drop=True), q_local.reset_index(drop=True))
+
+
+def test_a_nightly_spark_job_scores_only_new_ids(spark, bundle, source, tmp_path):
+    from pipeline.spark.score import score_on_spark
+
+    state = tmp_path / "state.json"
+    first = pd.read_parquet(source).iloc[:1_200]
+    first.to_parquet(tmp_path / "monday.parquet", index=False)
+    opts = ScoreOptions(chunk_size=300, state=state)
+    score_on_spark(spark, str(tmp_path / "monday.parquet"), tmp_path / "mon", bundle, "tiny/0", opts)
+    tuesday = score_on_spark(spark, str(source), tmp_path / "tue", bundle, "tiny/0", opts)
+    assert tuesday.skipped_known == 1_200 and tuesday.scored + tuesday.quarantined == 800
+    scored_ids = set(pd.read_parquet(tmp_path / "tue")["id"])
+    assert scored_ids and min(scored_ids) >= "t01200"
+    assert len(json.loads(state.read_text())["ids"]) == 2_000
+
+
+def test_cx_score_runs_on_spark_from_the_command_line(spark, bundle, source, tmp_path, params, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from tests.tiny import tmp_store, write_params
+
+    monkeypatch.setenv("CX_PARAMS", str(write_params(params, tmp_path / "params.yaml", tmp_store(tmp_path))))
+    pd.read_parquet(source).iloc[:40].to_parquet(tmp_path / "in.parquet", index=False)
+    args = [
+        "score",
+        str(tmp_path / "in.parquet"),
+        "--out",
+        str(tmp_path / "out.parquet"),
+        "--model",
+        str(bundle),
+    ]
+    wrong = CliRunner().invoke(app, [*args, "--engine", "flink"])
+    assert wrong.exit_code == 2 and "use local or spark" in wrong.output
+    done = CliRunner().invoke(app, [*args, "--engine", "spark", "--master", "local[2]"])
+    assert done.exit_code == 0, done.output
+    quality = json.loads((tmp_path / "out.quality.json").read_text())
+    assert quality["input_rows"] == 40 == quality["scored"] + quality["quarantined"]
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == quality["scored"]
+    assert (tmp_path / "out.parquet").is_dir()  # Spark's part files
