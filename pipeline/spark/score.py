@@ -134,6 +134,10 @@ def score_batches(
     names = schema.fieldNames()
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import torch
+        from pyspark import TaskContext
+
+        torch.set_num_threads(TaskContext.get().cpus())  # spark.task.cpus: no oversubscribed cores
         tagger = worker_tagger(_local_bundle(bundle))
         for batch in batches:
             batch.index = batch.pop(ROW).to_numpy()
