@@ -88,6 +88,15 @@ def load_state(path: Path | None) -> set[str]:
     return set(json.loads(path.read_text(encoding="utf-8"))["ids"])
 
 
+def require_state_ids(input_path: str | Path, columns: list[str], opts: ScoreOptions) -> None:
+    """`--state` remembers ids, so an input without the id column cannot be scored incrementally."""
+    if opts.state is not None and opts.id_col not in columns:
+        raise TableError(
+            f"{input_path}: --state needs an id column, and '{opts.id_col}' is not one "
+            f"of {columns}; pass --id-col"
+        )
+
+
 def save_state(path: Path, ids: set[str], report: ScoreReport) -> None:
     payload = {"ids": sorted(ids), "last_run": {k: v for k, v in asdict(report).items() if k != "reasons"}}
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -294,11 +303,7 @@ def _score_chunks(
                 report.resumed_chunks += 1
                 meta = json.loads(done.read_text())
             else:
-                if opts.state is not None and opts.id_col not in chunk.columns:
-                    raise TableError(
-                        f"{input_path}: --state needs an id column, and '{opts.id_col}' is not one "
-                        f"of {list(chunk.columns)}; pass --id-col"
-                    )
+                require_state_ids(input_path, list(chunk.columns), opts)
                 skipped = 0
                 if known:
                     ids = chunk[opts.id_col]

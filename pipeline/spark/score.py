@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from pipeline.batch import ScoreOptions, ScoreReport, load_state, save_state, score_chunk
+from pipeline.batch import ScoreOptions, ScoreReport, load_state, require_state_ids, save_state, score_chunk
 from pipeline.inference import Tagger
 from pipeline.tables import TableError, quarantine_path, table_format
 
@@ -179,10 +179,7 @@ def score_on_spark(
     frame = numbered(read_input(spark, input_path, opts))
     total = frame.count()
     known = load_state(opts.state)
-    if opts.state is not None and opts.id_col not in frame.columns:
-        raise TableError(
-            f"{input_path}: --state needs an id column, and '{opts.id_col}' is not one; pass --id-col"
-        )
+    require_state_ids(input_path, [c for c in frame.columns if c != ROW], opts)
     if known:
         seen = spark.createDataFrame([(i,) for i in sorted(known)], f"`{opts.id_col}` string")
         frame = frame.join(F.broadcast(seen), on=opts.id_col, how="left_anti").select(*frame.columns)
@@ -206,13 +203,14 @@ def score_on_spark(
             for row in result.filter(F.col(PART) == QUARANTINED).groupBy("reason").count().collect()
         }
         truncated = result.filter(F.col(PART) == SCORED).filter(F.col("truncated")).count()
-        ids = [] if opts.id_col not in frame.columns else frame.select(opts.id_col).dropna()
-        duplicates = 0 if not ids else ids.groupBy(opts.id_col).count().filter("count > 1").count()
+        ids = frame.select(opts.id_col).dropna() if opts.id_col in frame.columns else None
+        duplicates = 0 if ids is None else ids.groupBy(opts.id_col).count().filter("count > 1").count()
+        scored, quarantined = counts.get(SCORED, 0), counts.get(QUARANTINED, 0)
         report = ScoreReport(
             rows=total,
-            scored=counts.get(SCORED, 0),
-            quarantined=counts.get(QUARANTINED, 0),
-            skipped_known=total - frame.count(),
+            scored=scored,
+            quarantined=quarantined,
+            skipped_known=total - scored - quarantined,  # every row not skipped is in one of the two
             output=str(output_path),
             quarantine=str(quarantine),
             model_version=model_version,
@@ -220,14 +218,13 @@ def score_on_spark(
             duplicate_ids=duplicates,
             truncated=truncated,
             reasons=reasons,
+            seconds=time.time() - started,
         )
         if opts.state is not None:
-            new_ids = {str(row[0]) for row in ids.distinct().collect()} if ids else set()
-            report.seconds = time.time() - started
+            new_ids = {str(row[0]) for row in ids.distinct().collect()} if ids is not None else set()
             save_state(opts.state, known | new_ids, report)
     finally:
         result.unpersist()
-    report.seconds = time.time() - started
     return report
 
 
