@@ -70,10 +70,6 @@ class TfidfHeads(BaseEstimator):
             ]
         )
         x = self.features_.fit_transform(frame)
-        for vectorizer in self.features_.named_transformers_.values():
-            # scikit-learn caches the memory address of `stop_words` here; pickled, it makes two identical
-            # fits differ byte for byte (and DVC see a changed model), and it is only a cache
-            vars(vectorizer).pop("_stop_words_id", None)
         m = masks["sentiment"]
         self.sentiment_ = self._lr().fit(x[m], targets["sentiment"][m])
         self.terms_ = OneVsRestClassifier(self._lr()).fit(x[masks["terms"]], targets["terms"][masks["terms"]])
@@ -81,6 +77,15 @@ class TfidfHeads(BaseEstimator):
             x[masks["forces"]], targets["forces"][masks["forces"]]
         )
         return self
+
+    def __getstate__(self) -> dict:
+        """scikit-learn caches the memory address of `stop_words` in each vectorizer at every fit and
+        transform; pickled, it makes two identical models differ byte for byte (and DVC see a changed
+        model). It is only a cache, rebuilt on the next transform, so it is dropped at save time."""
+        if hasattr(self, "features_"):
+            for vectorizer in self.features_.named_transformers_.values():
+                vars(vectorizer).pop("_stop_words_id", None)
+        return super().__getstate__()
 
     def decision_function(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         x = self.features_.transform(frame)
