@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.batch import ScoreOptions, score_file  # noqa: E402
 from pipeline.inference import Tagger  # noqa: E402
-from pipeline.spark.score import score_on_spark, spark_session  # noqa: E402
+from pipeline.spark.io import spark_session  # noqa: E402
+from pipeline.spark.score import score_on_spark  # noqa: E402
 
 TARGET_FLAT = 1.25  # the last step's cost per row may be at most 25% above the first step's
 

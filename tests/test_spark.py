@@ -1,5 +1,6 @@
-"""The Spark engine on `local[2]` gives the local engine's labels, columns and quarantine on the same input
-(2,000 rows with bad rows among them), and keeps the `--state` semantics."""
+"""The Spark engine on `local[2]` gives the local engine's labels, columns, quarantine and rollup tables on
+the same input (2,000 rows with bad rows, bad scores and bad dates among them), and keeps the `--state`
+semantics."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from tests.tiny import build_tiny_bundle, sentences
 pytest.importorskip("pyspark", reason="the Spark engine is an optional extra: pip install -e '.[spark]'")
 
 BAD = [None, "", "   ", "\u200b\u200b", "<br><br>"]  # missing, empty, blank, invisible, markup only
+DATES = ["2026-{month:02d}-14", "14.{month:02d}.2026", "2026-{month:02d}-03T09:30:00+03:00", "soon", None]
 
 
 @pytest.fixture(scope="module")
 def spark():
-    from pipeline.spark.score import spark_session
+    from pipeline.spark.io import spark_session
 
     session = spark_session("local[2]", "cx-terms-tests", chunk_size=300)
     yield session
@@ -42,20 +44,33 @@ def source(tmp_path_factory):
             BAD[i // 7 % len(BAD)] if i % 7 == 3 else f"{texts[i % len(texts)]} {texts[(i * 5) % len(texts)]}"
         )
         rows.append(
-            {"id": f"t{i:05d}", "touchpoint": ["delivery", "app"][i % 2], "nps": str(i % 11), "text": text}
+            {
+                "id": f"t{i:05d}",
+                "touchpoint": ["delivery", "app", "call_center"][i % 3],
+                "date": DATES[i % len(DATES)] and DATES[i % len(DATES)].format(month=1 + i % 12),
+                "nps": ["x", "12"][i % 2] if i % 97 == 5 else str(i % 11),
+                "text": text,
+            }
         )
     path = tmp_path_factory.mktemp("spark-in") / "tickets.parquet"
     pd.DataFrame(rows).to_parquet(path, index=False)
     return path
 
 
-def test_spark_and_local_engines_agree_row_for_row(spark, bundle, source, tmp_path):
+@pytest.fixture(scope="module")
+def scored_both(spark, bundle, source, tmp_path_factory):
+    """(local report, Spark report, folder holding local.parquet and the Spark folder spark.parquet)."""
     from pipeline.spark.score import score_on_spark
 
+    out = tmp_path_factory.mktemp("scored")
     opts = ScoreOptions(chunk_size=300)
-    tagger = Tagger(bundle)
-    local = score_file(source, tmp_path / "local.parquet", tagger, "tiny/0", opts, progress=False)
-    remote = score_on_spark(spark, str(source), tmp_path / "spark.parquet", bundle, "tiny/0", opts)
+    local = score_file(source, out / "local.parquet", Tagger(bundle), "tiny/0", opts, progress=False)
+    remote = score_on_spark(spark, str(source), out / "spark.parquet", bundle, "tiny/0", opts)
+    return local, remote, out
+
+
+def test_spark_and_local_engines_agree_row_for_row(scored_both):
+    local, remote, tmp_path = scored_both
     assert (remote.rows, remote.scored, remote.quarantined) == (local.rows, local.scored, local.quarantined)
     assert remote.rows == remote.scored + remote.quarantined == 2_000 and remote.quarantined == 286
     assert remote.reasons == local.reasons
@@ -70,6 +85,42 @@ def test_spark_and_local_engines_agree_row_for_row(spark, bundle, source, tmp_pa
     q_local = pd.read_parquet(quarantine_path(tmp_path / "local.parquet")).sort_values("source_row")
     q_spark = pd.read_parquet(quarantine_path(tmp_path / "spark.parquet")).sort_values("source_row")
     pd.testing.assert_frame_equal(q_spark.reset_index(drop=True), q_local.reset_index(drop=True))
+
+
+def test_spark_and_local_rollups_give_identical_tables(spark, scored_both, tmp_path):
+    from pipeline.jobs.rollup import read_scored
+    from pipeline.rollup.tables import RollupOptions, rollup
+    from pipeline.spark.rollup import rollup_on_spark
+
+    _, _, scored = scored_both
+    opts = RollupOptions(by_month=True, bootstrap=200, min_n=5)
+    spark_folder = scored / "spark.parquet"  # a folder of part files, its quarantine beside it
+    frame, quarantined, _ = read_scored([spark_folder])
+    ours = rollup(frame, opts)
+    theirs, n_scored, q_spark, _ = rollup_on_spark(spark, [str(spark_folder)], opts)
+    assert (n_scored, q_spark) == (len(frame), quarantined) and n_scored + q_spark == 2_000
+    for name, table in ours["tables"].items():
+        pd.testing.assert_frame_equal(theirs["tables"][name], table, obj=name)
+    assert theirs["summary"] == ours["summary"]
+    assert ours["summary"]["data_quality"]["scores_out_of_range"] > 0
+    assert ours["summary"]["data_quality"]["dates_unparsed"] > 0
+    assert set(ours["tables"]["touchpoints"]["month"]) > {"2026-01", "2026-12", "unknown"}
+
+    # each engine over its own scored output: the same counts (probabilities differ by batch padding only)
+    local_frame, _, _ = read_scored([scored / "local.parquet"])
+    alone = rollup(local_frame, opts)
+    for name in ("touchpoints", "cells", "drivers"):
+        pd.testing.assert_frame_equal(theirs["tables"][name], alone["tables"][name], obj=name)
+
+    # several nights: a repeated id counts once, the later input's row
+    local_frame.iloc[:1_200].to_parquet(tmp_path / "mon.parquet", index=False)
+    local_frame.iloc[1_000:].to_parquet(tmp_path / "tue.parquet", index=False)
+    nights = [tmp_path / "mon.parquet", tmp_path / "tue.parquet"]
+    frame, _, dropped = read_scored(nights)
+    theirs, n_scored, _, dropped_spark = rollup_on_spark(spark, [str(p) for p in nights], opts)
+    assert dropped == dropped_spark == 200 and n_scored == len(frame) == len(local_frame)
+    for name, table in rollup(frame, opts)["tables"].items():
+        pd.testing.assert_frame_equal(theirs["tables"][name], table, obj=name)
 
 
 def test_a_nightly_spark_job_scores_only_new_ids(spark, bundle, source, tmp_path):
@@ -111,3 +162,9 @@ def test_cx_score_runs_on_spark_from_the_command_line(spark, bundle, source, tmp
     assert quality["input_rows"] == 40 == quality["scored"] + quality["quarantined"]
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == quality["scored"]
     assert (tmp_path / "out.parquet").is_dir()  # Spark's part files
+    rolled = ["rollup", str(tmp_path / "out.parquet"), "--out", str(tmp_path / "rollup")]
+    done = CliRunner().invoke(app, [*rolled, "--engine", "spark", "--master", "local[2]"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads((tmp_path / "rollup" / "summary.json").read_text())
+    assert summary["rows"] == 40 and summary["quarantined"] == quality["quarantined"]
+    assert len(summary["input_sha256"]) == 64  # the digest of the part files

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from pipeline.config import load_params
-from pipeline.progress import quiet_library_bars_off_terminal
+from pipeline.progress import on_terminal, quiet_library_bars_off_terminal
 from pipeline.settings import ConfigError, Params, with_changes
 
 # Offline-safe defaults for every command (users with a hub can override them in their environment).
@@ -19,6 +19,8 @@ os.environ.setdefault("HF_UPDATE_DOWNLOAD_COUNTS", "false")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 quiet_library_bars_off_terminal()
+if not on_terminal():  # MLflow's artifact bars (registering, loading a model) take a word, not a flag
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 EXIT_CODES = {
     0: "done (rows may be quarantined: see OUT.quarantine.<ext>)",

@@ -11,6 +11,13 @@ from pipeline.cli._util import app, console, fail
 from pipeline.config import load_params
 
 
+def check_engine(engine: str) -> None:
+    if engine not in ("local", "spark"):
+        fail(f"--engine {engine}: use local or spark")
+    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
+        fail("--engine spark needs pyspark: pip install -e '.[spark]' (Java 17 must be installed)")
+
+
 @app.command(
     "score",
     epilog="Example: cx score data/sample/verbatims.csv --out outputs/scored/verbatims.parquet\n\n"
@@ -69,10 +76,7 @@ def score_cmd(
     from pipeline.registry import ModelNotFound
     from pipeline.tables import TableError
 
-    if engine not in ("local", "spark"):
-        fail(f"--engine {engine}: use local or spark")
-    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
-        fail("--engine spark needs pyspark: pip install -e '.[spark]' (Java 17 must be installed)")
+    check_engine(engine)
     params = load_params()
     cfg = params.score
     opts = ScoreOptions(
@@ -149,11 +153,14 @@ def score_cmd(
 @app.command(
     "rollup",
     epilog="Example: cx rollup outputs/scored/verbatims.parquet --by touchpoint --by month "
-    "--out outputs/rollup\n\nA month of nightly files: cx rollup scored/ --by touchpoint --out rollup/",
+    "--out outputs/rollup\n\nA month of nightly files: cx rollup scored/ --by touchpoint --out rollup/\n\n"
+    "On Spark: cx rollup s3a://cx/scored/2026-12-06.parquet --out rollup/ --engine spark --master yarn",
 )
 def rollup_cmd(
-    scored: list[Path] = typer.Argument(
-        ..., help="outputs of `cx score`: files, or folders of them (a comment in several counts once)"
+    scored: list[str] = typer.Argument(
+        ...,
+        help="outputs of `cx score`: files, Parquet folders of part files, or (local engine) folders of "
+        "them; a comment in several counts once",
     ),
     by: list[str] = typer.Option(["touchpoint"], "--by", help="touchpoint (always) and optionally month"),
     out: Path = typer.Option(..., "--out", help="folder for the tables (CSV + Parquet) and summary.json"),
@@ -161,6 +168,12 @@ def rollup_cmd(
     date_col: str = typer.Option("date", help="date column (for --by month)"),
     score_col: str = typer.Option("nps", help="NPS (0-10) or CSAT (1-5) column (`score` when absent)"),
     text_col: str = typer.Option("text", help="the (PII-masked) text column, for example quotes"),
+    engine: str = typer.Option(
+        "local", help="local (this process) or spark (Spark SQL over any URI Spark reads; the same tables)"
+    ),
+    master: str = typer.Option(
+        "local[*]", help="Spark master for --engine spark: local[4], yarn, spark://host:7077"
+    ),
 ) -> None:
     """Touchpoint x TERMS and x Force: volume, shares, negative share, net sentiment, pain index (Wilson
     CIs), NPS/CSAT per touchpoint, NPS drivers with bootstrap CIs, and example quotes.
@@ -174,6 +187,7 @@ def rollup_cmd(
     unknown = set(by) - {"touchpoint", "month"}
     if unknown:
         fail(f"--by takes touchpoint and/or month, not {sorted(unknown)}")
+    check_engine(engine)
     params = load_params()
     cfg = params.rollup
     opts = RollupOptions(
@@ -187,7 +201,9 @@ def rollup_cmd(
         min_n=cfg.min_n,
     )
     try:
-        result = run_rollup(params.tracking, scored, out, opts, text_col)
+        result = run_rollup(
+            params.tracking, scored, out, opts, text_col, master=master if engine == "spark" else None
+        )
     except TableError as exc:
         fail(str(exc))
     dropped = result["summary"].get("duplicates_dropped", 0)

@@ -9,7 +9,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 
-from pipeline.labels import current_column_names
+from pipeline.labels import HEADS, LEGACY_COLUMNS, current_column_names, prob_columns
 from pipeline.rollup.tables import RollupOptions, rollup, write_rollup
 from pipeline.settings import Tracking
 from pipeline.tables import FORMATS, TableError, check_readable, file_sha256, quarantine_path, read_table
@@ -17,11 +17,12 @@ from pipeline.tracking import configure, tracked_run
 
 
 def scored_files(inputs: list[Path]) -> list[Path]:
-    """The tables to roll up: each file given, and every scored table in a folder given (sorted by name, so
-    nightly files named by date come in date order; quarantine files are left out)."""
+    """The tables to roll up: each file given, each Parquet folder of part files (`cx score --engine spark`
+    output), and every such table in a folder given (sorted by name, so nightly files named by date come in
+    date order; quarantine files are left out)."""
     files: list[Path] = []
     for item in inputs:
-        if item.is_dir():
+        if item.is_dir() and not _is_part_folder(item):
             found = sorted(
                 f for f in item.iterdir() if f.suffix.lower() in FORMATS and ".quarantine." not in f.name
             )
@@ -29,15 +30,35 @@ def scored_files(inputs: list[Path]) -> list[Path]:
                 raise TableError(f"{item}: no scored tables ({', '.join(sorted(FORMATS))}) in this folder")
             files += found
         else:
-            check_readable(item)
+            if not _is_part_folder(item):
+                check_readable(item)
             files.append(item)
     return files
+
+
+def _is_part_folder(path: Path) -> bool:
+    return path.is_dir() and path.suffix.lower() == ".parquet"
+
+
+def _table_files(table: Path) -> list[Path]:
+    """A table's files: the file itself, or the part files of a Parquet folder."""
+    return sorted(table.glob("*.parquet")) if _is_part_folder(table) else [table]
+
+
+def _read(table: Path) -> pd.DataFrame:
+    """Every column as text except the probabilities, which keep a typed format's floats."""
+    probabilities = [c for head in HEADS for c in prob_columns(head)] + [
+        old for old in LEGACY_COLUMNS if old.startswith("p_")
+    ]
+    frames = [read_table(f, raw_columns=probabilities) for f in _table_files(table)]
+    frames = [f for f in frames if len(f.columns)]
+    return current_column_names(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
 
 
 def read_scored(files: list[Path], id_col: str = "id") -> tuple[pd.DataFrame, int, int]:
     """All scored rows of `files` with each id once (the last file's row wins: a comment re-scored by a
     later run), the quarantined row count, and how many repeated rows were dropped."""
-    frames = [current_column_names(read_table(f)) for f in files]
+    frames = [_read(f) for f in files]
     frames = [f for f in frames if len(f.columns)]
     if not frames or not sum(len(f) for f in frames):
         raise TableError(f"{', '.join(map(str, files))}: no scored rows to roll up (run `cx score` first)")
@@ -49,21 +70,34 @@ def read_scored(files: list[Path], id_col: str = "id") -> tuple[pd.DataFrame, in
     quarantined = 0
     for f in files:
         q = quarantine_path(f)
-        quarantined += len(read_table(q)) if q.is_file() and q.stat().st_size else 0
+        if _is_part_folder(q) or (q.is_file() and q.stat().st_size):
+            quarantined += len(_read(q))
     return scored, quarantined, dropped
 
 
 def run_rollup(
     tracking: Tracking,
-    inputs: list[Path],
+    inputs: list[str | Path],
     out_dir: Path,
     opts: RollupOptions,
     text_col: str = "text",
     id_col: str = "id",
+    master: str | None = None,
 ) -> dict[str, Any]:
-    files = scored_files(inputs)
-    scored, quarantined, dropped = read_scored(files, id_col)
-    result = rollup(scored, opts, text_col)
+    """Roll `inputs` up into `out_dir`: in this process, or with a Spark `master` (`local[4]`, `yarn`,
+    `spark://...`) by the Spark engine (`pipeline.spark.rollup`), which reads any URI Spark reads."""
+    if master is None:
+        files = scored_files([Path(i) for i in inputs])
+        scored, quarantined, dropped = read_scored(files, id_col)
+        result, n_scored = rollup(scored, opts, text_col), len(scored)
+    else:
+        from pipeline.spark.io import spark_session
+        from pipeline.spark.rollup import rollup_on_spark
+
+        uris = [str(i) for i in inputs]  # as given: Path would fold s3a:// into s3a:/
+        spark = spark_session(master, f"cx rollup {Path(uris[0]).name}")
+        result, n_scored, quarantined, dropped = rollup_on_spark(spark, uris, opts, text_col, id_col)
+        files = [Path(u) for u in uris]
     result["summary"]["duplicates_dropped"] = dropped
     configure(tracking)
     name = files[0].name if len(files) == 1 else f"{len(files)}-files"
@@ -82,8 +116,8 @@ def run_rollup(
         )
         extra = {
             "input": str(files[0]) if len(files) == 1 else [str(f) for f in files],
-            "rows": len(scored) + quarantined,
-            "scored_rows": len(scored),
+            "rows": n_scored + quarantined,
+            "scored_rows": n_scored,
             "quarantined": quarantined,
             "input_sha256": digest,
         }
@@ -102,7 +136,11 @@ def run_rollup(
 
 
 def inputs_sha256(files: list[Path]) -> str:
-    """One digest for one or many input files (a single file keeps its own file digest)."""
-    if len(files) == 1:
-        return file_sha256(files[0])
-    return hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
+    """One digest for one or many input tables (a single file keeps its own file digest; a Parquet folder
+    is the digest of its part files); empty where an input is not on this machine (a Spark URI)."""
+    parts = [f for table in files for f in _table_files(table)]
+    if not all(f.is_file() for f in parts):
+        return ""
+    if len(parts) == 1:
+        return file_sha256(parts[0])
+    return hashlib.sha256("".join(file_sha256(f) for f in parts).encode()).hexdigest()

@@ -40,7 +40,8 @@ def run_scoring(
     def score() -> ScoreReport:
         if master is None:
             return score_file(input_path, out, Tagger(bundle), version, opts, progress=progress)
-        from pipeline.spark.score import score_on_spark, spark_session
+        from pipeline.spark.io import spark_session
+        from pipeline.spark.score import score_on_spark
 
         spark = spark_session(master, f"cx score {input_path.name}", opts.chunk_size)
         return score_on_spark(spark, str(input_path), out, bundle, version, opts)

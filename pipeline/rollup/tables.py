@@ -53,17 +53,16 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return float(ci.low), float(ci.high)
 
 
-def nps(scores: np.ndarray) -> tuple[float, float, float, int, int, int]:
-    """(NPS, low, high, promoters, passives, detractors) on the -100..100 scale."""
-    n = len(scores)
+def nps(promoters: int, passives: int, detractors: int) -> tuple[float, float, float]:
+    """(NPS, low, high) on the -100..100 scale, from the counts of 9-10, 7-8 and 0-6 scores."""
+    n = promoters + passives + detractors
     if n == 0:
-        return float("nan"), float("nan"), float("nan"), 0, 0, 0
-    pro, det = int((scores >= 9).sum()), int((scores <= 6).sum())
-    p, d = pro / n, det / n
+        return float("nan"), float("nan"), float("nan")
+    p, d = promoters / n, detractors / n
     value = p - d
     half = 1.96 * np.sqrt(max(p + d - value**2, 0.0) / n)
     low, high = max(value - half, -1.0), min(value + half, 1.0)
-    return 100 * value, 100 * low, 100 * high, pro, n - pro - det, det
+    return 100 * value, 100 * low, 100 * high
 
 
 def months(values: pd.Series) -> pd.Series:
@@ -79,42 +78,75 @@ def months(values: pd.Series) -> pd.Series:
     return parsed.dt.strftime("%Y-%m").fillna("unknown").astype(object)
 
 
-def _prepare(scored: pd.DataFrame, opts: RollupOptions) -> tuple[pd.DataFrame, str | None, dict[str, int]]:
-    """Typed columns, touchpoint and month, the score scale, label flags; and what could not be used:
-    scores that are not numbers or lie outside 0-10 (left out of NPS/CSAT, never read as a detractor or
-    a promoter) and dates that do not parse (month `unknown`)."""
+QUALITY_FLAGS = ("scores_unparsed", "scores_out_of_range", "dates_unparsed")  # per comment; summed per file
+KEYS = [
+    "touchpoint",
+    "month",
+    "sentiment",
+    "score",
+    "terms",
+    "forces",
+    "model_version",
+    *QUALITY_FLAGS,
+]  # what the tables are computed from: one row per distinct combination, with its count `n`
+QUOTE_COLUMNS = ["dimension", "touchpoint", "label", "rank", "id", "text", "sentiment", "probability"]
+
+
+def prepare(scored: pd.DataFrame, opts: RollupOptions) -> pd.DataFrame:
+    """Per comment: touchpoint, month, sentiment, the score (NaN when unusable), label lists, model
+    version, and flags for what could not be used: scores that are not numbers or lie outside 0-10 (left
+    out of NPS/CSAT, never read as a detractor or a promoter) and dates that do not parse (month
+    `unknown`). Probability columns are made numeric (CSV/JSONL inputs arrive as text)."""
     frame = scored.copy()
-    quality = {"scores_unparsed": 0, "scores_out_of_range": 0, "dates_unparsed": 0}
     for col in [c for c in frame.columns if c.startswith("p_")]:
-        frame[col] = pd.to_numeric(frame[col], errors="coerce")  # CSV/JSONL inputs arrive as text
+        frame[col] = pd.to_numeric(frame[col], errors="coerce")
     frame["touchpoint"] = (
         frame[opts.touchpoint_col].fillna("unknown") if opts.touchpoint_col in frame else "unknown"
     )
     frame["month"] = months(frame[opts.date_col]) if opts.date_col in frame else "unknown"
+    frame["dates_unparsed"] = False
     if opts.date_col in frame:
         given = frame[opts.date_col].notna() & (frame[opts.date_col].astype(str).str.strip() != "")
-        quality["dates_unparsed"] = int((given & (frame["month"] == "unknown")).sum())
-    for col in ("sentiment", "terms", "forces", "id"):
+        frame["dates_unparsed"] = given & (frame["month"] == "unknown")
+    for col in ("sentiment", "terms", "forces", "id", "model_version"):
         if col not in frame:  # an empty scored file has no columns at all
             frame[col] = pd.Series(dtype=object)
-    kind = None
+    frame["model_version"] = frame["model_version"].astype(object)
     score_col = opts.score_col if opts.score_col in frame else "score"
     if score_col in frame:
-        frame["score"] = pd.to_numeric(frame[score_col], errors="coerce")
-        quality["scores_unparsed"] = int((frame[score_col].notna() & frame["score"].isna()).sum())
-        outside = frame["score"].notna() & ~frame["score"].between(*SCORE_RANGE)
-        quality["scores_out_of_range"] = int(outside.sum())
-        frame.loc[outside, "score"] = np.nan
-        valid = frame["score"].dropna()
-        if len(valid):
-            kind = "csat" if valid.min() >= 1 and valid.max() <= 5 else "nps"
+        raw = frame[score_col]
+        frame["score"] = pd.to_numeric(raw, errors="coerce").astype(float)
+        frame["scores_unparsed"] = raw.notna() & frame["score"].isna()
+        frame["scores_out_of_range"] = frame["score"].notna() & ~frame["score"].between(*SCORE_RANGE)
+        frame.loc[frame["scores_out_of_range"], "score"] = np.nan
     else:
         frame["score"] = np.nan
+        frame["scores_unparsed"] = frame["scores_out_of_range"] = False
+    return frame
+
+
+def count_rows(prepared: pd.DataFrame) -> pd.DataFrame:
+    """The sufficient statistics of every table but the quotes: how many comments share each combination
+    of KEYS. A night of ten million tickets becomes a few thousand rows, so an engine that can count
+    (pandas here, Spark SQL in `pipeline.spark.rollup`) feeds the same table code."""
+    counts = prepared[KEYS].groupby(KEYS, dropna=False, sort=True).size().rename("n").reset_index()
+    return counts.astype({"n": "int64"})
+
+
+def _with_label_flags(counts: pd.DataFrame) -> pd.DataFrame:
+    frame = counts.copy()
     for key, (col, labels, _) in DIMENSIONS.items():
         sets = frame[col].fillna("").astype(str).str.split(";")
         for label in labels:
-            frame[f"has_{key}_{label}"] = sets.map(lambda s, label=label: label in s)
-    return frame, kind, quality
+            frame[f"has_{key}_{label}"] = sets.map(lambda s, label=label: label in s).astype(bool)
+    return frame
+
+
+def _score_kind(counts: pd.DataFrame) -> str | None:
+    valid = counts.loc[counts["score"].notna() & (counts["n"] > 0), "score"]
+    if not len(valid):
+        return None
+    return "csat" if valid.min() >= 1 and valid.max() <= 5 else "nps"
 
 
 def _groups(frame: pd.DataFrame, by_month: bool):
@@ -169,16 +201,18 @@ CELL_COLUMNS = [
 ]
 
 
-def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool, min_n: int = 1) -> pd.DataFrame:
+def touchpoint_table(counts: pd.DataFrame, kind: str | None, by_month: bool, min_n: int = 1) -> pd.DataFrame:
     """Per touchpoint (and month): volumes and shares; below `min_n` comments no interval, below `min_n`
     scores no NPS/CSAT (an NPS of -100 from one detractor is not a finding)."""
     rows = []
-    for tp, month, part in _groups(frame, by_month):
-        n = len(part)
-        neg, pos = int((part["sentiment"] == "negative").sum()), int((part["sentiment"] == "positive").sum())
+    for tp, month, part in _groups(counts, by_month):
+        n = int(part["n"].sum())
+        neg = int(part.loc[part["sentiment"] == "negative", "n"].sum())
+        pos = int(part.loc[part["sentiment"] == "positive", "n"].sum())
         lo, hi = wilson(neg, n) if n >= min_n else (np.nan, np.nan)
-        scores = part["score"].dropna().to_numpy()
-        enough = len(scores) >= min_n
+        score, weight = part["score"], part["n"]
+        n_scored = int(weight[score.notna()].sum())
+        enough = n_scored >= min_n
         row = {
             "touchpoint": tp,
             "month": month,
@@ -188,14 +222,15 @@ def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool, min_
             "negative_share_hi": hi,
             "positive_share": pos / n if n else np.nan,
             "net_sentiment": (pos - neg) / n if n else np.nan,
-            "n_scored": len(scores),
+            "n_scored": n_scored,
             "small": n < min_n,
         }
         if kind == "nps":
-            value, vlo, vhi, pro, pas, det = nps(scores)
+            pro, det = int(weight[score >= 9].sum()), int(weight[score <= 6].sum())
+            value, vlo, vhi = nps(pro, n_scored - pro - det, det)
             row |= {
                 "promoters": pro,
-                "passives": pas,
+                "passives": n_scored - pro - det,
                 "detractors": det,
                 "nps": value if enough else np.nan,
                 "nps_lo": vlo if enough else np.nan,
@@ -203,6 +238,7 @@ def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool, min_
                 "csat": np.nan,
             }
         else:
+            satisfied = int(weight[score >= 4].sum())
             row |= {
                 "promoters": 0,
                 "passives": 0,
@@ -210,26 +246,28 @@ def touchpoint_table(frame: pd.DataFrame, kind: str | None, by_month: bool, min_
                 "nps": np.nan,
                 "nps_lo": np.nan,
                 "nps_hi": np.nan,
-                "csat": float((scores >= 4).mean()) if kind == "csat" and len(scores) and enough else np.nan,
+                "csat": satisfied / n_scored if kind == "csat" and n_scored and enough else np.nan,
             }
         rows.append(row)
     return pd.DataFrame(rows, columns=TOUCHPOINT_COLUMNS)
 
 
-def cell_table(frame: pd.DataFrame, by_month: bool, min_n: int = 1) -> pd.DataFrame:
+def cell_table(counts: pd.DataFrame, by_month: bool, min_n: int = 1) -> pd.DataFrame:
     """Per touchpoint (and month) x label; a cell with fewer than `min_n` comments is `small`: no interval
     on its negative share, and the report does not colour it."""
     rows = []
-    for tp, month, part in _groups(frame, by_month):
+    for tp, month, part in _groups(counts, by_month):
         if tp == ALL:
             continue
-        n = len(part)
+        weight = part["n"].to_numpy()
+        n = int(weight.sum())
         negative = (part["sentiment"] == "negative").to_numpy()
         positive = (part["sentiment"] == "positive").to_numpy()
         for key, (_, labels, _) in DIMENSIONS.items():
             for label in labels:
                 has = part[f"has_{key}_{label}"].to_numpy()
-                volume, neg, pos = int(has.sum()), int((has & negative).sum()), int((has & positive).sum())
+                volume = int(weight[has].sum())
+                neg, pos = int(weight[has & negative].sum()), int(weight[has & positive].sum())
                 nan2 = (np.nan, np.nan)
                 share_lo, share_hi = wilson(volume, n) if n >= min_n else nan2
                 neg_lo, neg_hi = wilson(neg, volume) if volume >= min_n else nan2
@@ -259,8 +297,10 @@ def cell_table(frame: pd.DataFrame, by_month: bool, min_n: int = 1) -> pd.DataFr
     return pd.DataFrame(rows, columns=CELL_COLUMNS)
 
 
-def driver_table(frame: pd.DataFrame, kind: str | None, n_boot: int, seed: int) -> pd.DataFrame:
-    """NPS with vs without each label, bootstrap CI of the difference (resampling both groups)."""
+def driver_table(counts: pd.DataFrame, kind: str | None, n_boot: int, seed: int) -> pd.DataFrame:
+    """NPS with vs without each label and a bootstrap CI of the difference. Resampling a group of
+    promoters, passives and detractors is a multinomial draw of their counts, so the bootstrap costs the
+    same for a hundred comments as for ten million."""
     columns = [
         "dimension",
         "label",
@@ -274,77 +314,111 @@ def driver_table(frame: pd.DataFrame, kind: str | None, n_boot: int, seed: int) 
     ]
     if kind != "nps":
         return pd.DataFrame(columns=columns)
-    scored = frame.dropna(subset=["score"])
+    scored = counts[counts["score"].notna()]
     rng = np.random.default_rng(seed)
-    value = np.where(scored["score"] >= 9, 100.0, np.where(scored["score"] <= 6, -100.0, 0.0))
+    group = np.where(scored["score"] >= 9, 0, np.where(scored["score"] <= 6, 2, 1))
+    weight = scored["n"].to_numpy()
     rows = []
     for key, (_, labels, _) in DIMENSIONS.items():
         for label in labels:
             has = scored[f"has_{key}_{label}"].to_numpy()
-            with_, without = value[has], value[~has]
-            if len(with_) == 0 or len(without) == 0:
+            with_, without = (np.bincount(group[m], weight[m], minlength=3).astype(int) for m in (has, ~has))
+            if not with_.sum() or not without.sum():
                 continue
-            diff = with_.mean() - without.mean()
-            boot = rng.choice(with_, (n_boot, len(with_))).mean(axis=1) - rng.choice(
-                without, (n_boot, len(without))
-            ).mean(axis=1)
+            nps_with, nps_without = (100 * (c[0] - c[2]) / c.sum() for c in (with_, without))
+            boot = [
+                rng.multinomial(c.sum(), c / c.sum(), size=n_boot) @ np.array([100.0, 0.0, -100.0]) / c.sum()
+                for c in (with_, without)
+            ]
+            diff = boot[0] - boot[1]
             rows.append(
                 {
                     "dimension": key,
                     "label": label,
-                    "n_with": len(with_),
-                    "n_without": len(without),
-                    "nps_with": with_.mean(),
-                    "nps_without": without.mean(),
-                    "impact": diff,
-                    "impact_lo": float(np.percentile(boot, 2.5)),
-                    "impact_hi": float(np.percentile(boot, 97.5)),
+                    "n_with": int(with_.sum()),
+                    "n_without": int(without.sum()),
+                    "nps_with": nps_with,
+                    "nps_without": nps_without,
+                    "impact": nps_with - nps_without,
+                    "impact_lo": float(np.percentile(diff, 2.5)),
+                    "impact_hi": float(np.percentile(diff, 97.5)),
                 }
             )
     return pd.DataFrame(rows, columns=columns)
 
 
-def quote_table(frame: pd.DataFrame, k: int, text_col: str) -> pd.DataFrame:
-    rows = []
-    for tp, part in frame.groupby("touchpoint", sort=True):
-        for key, (_, labels, prefix) in DIMENSIONS.items():
-            for label in labels:
-                cell = part[part[f"has_{key}_{label}"]]
-                prob = f"{prefix}{label}"
-                if cell.empty or prob not in cell:
-                    continue
-                top = (
-                    cell.assign(_neg=cell["sentiment"] == "negative")
-                    .sort_values(["_neg", prob, "id"], ascending=[False, False, True])
-                    .head(k)
+def quote_candidates(prepared: pd.DataFrame, k: int, text_col: str) -> pd.DataFrame:
+    """The `k` quotes of every touchpoint x label cell among these comments. The best `k` of a union of
+    such tables are the best `k` of all comments, so an engine can pick them part by part."""
+    parts = []
+    for key, (col, labels, prefix) in DIMENSIONS.items():
+        sets = prepared[col].fillna("").astype(str).str.split(";")
+        for label in labels:
+            prob = f"{prefix}{label}"
+            has = sets.map(lambda s, label=label: label in s).astype(bool)
+            if prob not in prepared or not has.any():
+                continue
+            cell = prepared[has]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "dimension": key,
+                        "touchpoint": cell["touchpoint"].astype(object),
+                        "label": label,
+                        "rank": 0,
+                        "id": cell["id"].astype(object),
+                        "text": cell[text_col].astype(object),
+                        "sentiment": cell["sentiment"].astype(object),
+                        "probability": cell[prob].astype(float),
+                    }
                 )
-                for rank, (_, r) in enumerate(top.iterrows(), start=1):
-                    rows.append(
-                        {
-                            "dimension": key,
-                            "touchpoint": tp,
-                            "label": label,
-                            "rank": rank,
-                            "id": r["id"],
-                            "text": r[text_col],
-                            "sentiment": r["sentiment"],
-                            "probability": float(r[prob]),
-                        }
-                    )
-    return pd.DataFrame(
-        rows, columns=["dimension", "touchpoint", "label", "rank", "id", "text", "sentiment", "probability"]
+            )
+    if not parts:
+        return pd.DataFrame(columns=QUOTE_COLUMNS)
+    return top_quotes(pd.concat(parts, ignore_index=True), k)
+
+
+def top_quotes(candidates: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Per touchpoint x label: negative comments first, then the most probable label, then id and text
+    (a total order, so every engine picks the same rows), ranked 1..k."""
+    if candidates.empty:
+        return pd.DataFrame(columns=QUOTE_COLUMNS)
+    order = {key: i for i, key in enumerate(DIMENSIONS)} | {
+        label: i for _, labels, _ in DIMENSIONS.values() for i, label in enumerate(labels)
+    }
+    ranked = candidates.assign(
+        _dimension=candidates["dimension"].map(order),
+        _label=candidates["label"].map(order),
+        _neg=candidates["sentiment"] == "negative",
+    ).sort_values(
+        ["touchpoint", "_dimension", "_label", "_neg", "probability", "id", "text"],
+        ascending=[True, True, True, False, False, True, True],
+        kind="stable",
     )
+    top = ranked.groupby(["touchpoint", "dimension", "label"], sort=False).head(k)
+    top = top.assign(rank=top.groupby(["touchpoint", "dimension", "label"], sort=False).cumcount() + 1)
+    return top[QUOTE_COLUMNS].reset_index(drop=True)
 
 
 def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") -> dict[str, Any]:
+    """The local engine: every table from the comments in memory."""
     if len(scored) and text_col not in scored:
         raise TableError(f"the scored file has no text column '{text_col}'; pass --text-col")
-    frame, kind, quality = _prepare(scored, opts)
+    prepared = prepare(scored, opts)
+    return summarize(count_rows(prepared), quote_candidates(prepared, opts.quotes_per_cell, text_col), opts)
+
+
+def summarize(counts: pd.DataFrame, quotes: pd.DataFrame, opts: RollupOptions) -> dict[str, Any]:
+    """The tables and the summary from the comment counts (`count_rows`) and quote candidates
+    (`quote_candidates`): one code path for every engine, so they cannot disagree."""
+    counts = _with_label_flags(counts)
+    kind = _score_kind(counts)
+    quality = {flag: int(counts.loc[counts[flag].astype(bool), "n"].sum()) for flag in QUALITY_FLAGS}
     tables = {
-        "touchpoints": touchpoint_table(frame, kind, opts.by_month, opts.min_n),
-        "cells": cell_table(frame, opts.by_month, opts.min_n),
-        "drivers": driver_table(frame, kind, opts.bootstrap, opts.seed),
-        "quotes": quote_table(frame, opts.quotes_per_cell, text_col),
+        "touchpoints": touchpoint_table(counts, kind, opts.by_month, opts.min_n),
+        "cells": cell_table(counts, opts.by_month, opts.min_n),
+        "drivers": driver_table(counts, kind, opts.bootstrap, opts.seed),
+        "quotes": top_quotes(quotes, opts.quotes_per_cell),
     }
     overall = tables["touchpoints"].query("touchpoint == @ALL and month == @ALL").iloc[0]
     cells = tables["cells"].query("month == @ALL")
@@ -372,9 +446,9 @@ def rollup(scored: pd.DataFrame, opts: RollupOptions, text_col: str = "text") ->
             }
             for r in top.itertuples()
         ],
-        "model_version": ";".join(sorted(scored["model_version"].dropna().astype(str).unique()))
-        if "model_version" in scored
-        else "",
+        "model_version": ";".join(
+            sorted(counts.loc[counts["n"] > 0, "model_version"].dropna().astype(str).unique())
+        ),
     }
     return {"tables": tables, "summary": summary}
 

@@ -22,7 +22,8 @@ import pandas as pd
 
 from pipeline.batch import ScoreOptions, ScoreReport, load_state, require_state_ids, save_state, score_chunk
 from pipeline.inference import Tagger
-from pipeline.tables import TableError, quarantine_path, table_format
+from pipeline.spark.io import read_frame
+from pipeline.tables import TableError, quarantine_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -33,7 +34,6 @@ PART = "__part"  # which output a row goes to
 PARTITION, POSITION = "__partition", "__position"
 WITHIN_PARTITION = (1 << 33) - 1  # monotonically_increasing_id: partition id above bit 33, position below
 SCORED, QUARANTINED = "scored", "quarantined"
-SPARK_FORMATS = ("parquet", "csv", "tsv", "jsonl")
 PROBE_TEXT = "The courier was two hours late, but he apologised."  # a comment that always cleans
 
 _taggers: dict[str, Tagger] = {}  # per Python worker: one bundle load serves every batch it scores
@@ -50,23 +50,7 @@ def read_input(spark: SparkSession, path: str, opts: ScoreOptions) -> DataFrame:
     typed format's type (a number there is quarantined as `not_text`, not scored as "12345")."""
     from pyspark.sql import functions as F
 
-    fmt = table_format(Path(path))
-    if fmt not in SPARK_FORMATS:
-        raise TableError(f"{path}: the Spark engine reads {', '.join(SPARK_FORMATS)}; convert it to Parquet")
-    reader = spark.read
-    if fmt == "parquet":
-        frame = reader.parquet(path)
-    elif fmt == "jsonl":
-        frame = reader.json(path, encoding=opts.encoding or "utf-8")
-    else:
-        frame = reader.csv(
-            path,
-            header=True,
-            sep="\t" if fmt == "tsv" else (opts.sep or ","),
-            multiLine=fmt == "csv",
-            escape='"',
-            encoding=opts.encoding or "utf-8",
-        )
+    frame = read_frame(spark, path, opts.sep, opts.encoding)
     if opts.text_col not in frame.columns:
         raise TableError(f"{path}: no column '{opts.text_col}' (columns: {frame.columns}); pass --text-col")
     return frame.select(
@@ -226,23 +210,3 @@ def score_on_spark(
     finally:
         result.unpersist()
     return report
-
-
-def spark_session(master: str, app_name: str = "cx-terms", chunk_size: int = 2_000) -> SparkSession:
-    """A session whose Python workers run this interpreter (so they import cx-terms and its models) and
-    whose Arrow batches are the local engine's chunks."""
-    import os
-    import sys
-
-    from pyspark.sql import SparkSession
-
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    return (
-        SparkSession.builder.master(master)
-        .appName(app_name)
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_size))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
