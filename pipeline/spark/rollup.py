@@ -71,8 +71,11 @@ def read_scored(spark: SparkSession, paths: list[str], id_col: str) -> tuple[Dat
 def _quarantined(spark: SparkSession, path: str) -> int:
     from pyspark.errors import AnalysisException
 
+    quarantine = quarantine_path(path)
+    if "://" not in path and not quarantine.exists():  # a local input without one: no Spark warning
+        return 0
     try:
-        return read_frame(spark, str(quarantine_path(path))).count()
+        return read_frame(spark, str(quarantine)).count()
     except AnalysisException:  # no quarantine beside this input
         return 0
 
