@@ -142,13 +142,16 @@ def test_cx_score_runs_on_spark_from_the_command_line(spark, bundle, source, tmp
     from typer.testing import CliRunner
 
     from pipeline.cli import app
-    from tests.tiny import tmp_store, write_params
+    from tests.tiny import logged_params, tmp_store, write_params
 
     monkeypatch.setenv("CX_PARAMS", str(write_params(params, tmp_path / "params.yaml", tmp_store(tmp_path))))
-    pd.read_parquet(source).iloc[:40].to_parquet(tmp_path / "in.parquet", index=False)
+    parts = tmp_path / "tickets"  # a folder of part files, as Spark jobs upstream write them
+    parts.mkdir()
+    for i, rows in enumerate((slice(0, 25), slice(25, 40))):
+        pd.read_parquet(source).iloc[rows].to_parquet(parts / f"part-{i:05d}.parquet", index=False)
     args = [
         "score",
-        str(tmp_path / "in.parquet"),
+        str(parts),
         "--out",
         str(tmp_path / "out.parquet"),
         "--model",
@@ -160,6 +163,8 @@ def test_cx_score_runs_on_spark_from_the_command_line(spark, bundle, source, tmp
     assert done.exit_code == 0, done.output
     quality = json.loads((tmp_path / "out.quality.json").read_text())
     assert quality["input_rows"] == 40 == quality["scored"] + quality["quarantined"]
+    logged = logged_params(tmp_path, "score")
+    assert len(logged["input_sha256"]) == 64 and logged["engine"] == "spark local[2]"
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == quality["scored"]
     assert (tmp_path / "out.parquet").is_dir()  # Spark's part files
     rolled = ["rollup", str(tmp_path / "out.parquet"), "--out", str(tmp_path / "rollup")]

@@ -142,6 +142,16 @@ def tmp_store(tmp: Path) -> dict[str, str]:
     return {"tracking.uri": f"sqlite:///{tmp / 'mlflow.db'}", "tracking.artifacts": str(tmp / "mlartifacts")}
 
 
+def logged_params(tmp: Path, stage: str) -> dict[str, str]:
+    """The params of the latest run of `stage` in the store `tmp_store(tmp)` made."""
+    from mlflow.tracking import MlflowClient
+
+    store = MlflowClient(tracking_uri=tmp_store(tmp)["tracking.uri"])
+    experiments = [e.experiment_id for e in store.search_experiments()]
+    runs = store.search_runs(experiments, f"tags.stage = '{stage}'", order_by=["start_time DESC"])
+    return runs[0].data.params
+
+
 def write_params(params: Params, path: Path, changes: dict[str, Any] | None = None) -> Path:
     """A params.yaml for a `cx` command under test (point $CX_PARAMS at it)."""
     changed = with_changes(params, changes or {})

@@ -26,8 +26,10 @@ def check_engine(engine: str) -> None:
     "On Spark: cx score /data/tickets/ --out /data/scored.parquet --engine spark --master yarn",
 )
 def score_cmd(
-    input_path: Path = typer.Argument(
-        ..., help="CSV, TSV, JSONL, Parquet or Excel .xlsx (first sheet) with a text column"
+    input_path: str = typer.Argument(
+        ...,
+        help="CSV, TSV, JSONL, Parquet or Excel .xlsx (first sheet) with a text column; with --engine spark "
+        "also a folder of part files or any URI Spark reads (s3a://, abfss://, hdfs://)",
     ),
     out: Path = typer.Option(..., "--out", help="output file; its extension picks the format"),
     model: str = typer.Option(

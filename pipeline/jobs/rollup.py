@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import pandas as pd
 
+from pipeline.jobs.inputs import is_part_folder, table_files, tables_sha256
 from pipeline.labels import HEADS, LEGACY_COLUMNS, current_column_names, prob_columns
 from pipeline.rollup.tables import RollupOptions, rollup, write_rollup
 from pipeline.settings import Tracking
-from pipeline.tables import FORMATS, TableError, check_readable, file_sha256, quarantine_path, read_table
+from pipeline.tables import FORMATS, TableError, check_readable, quarantine_path, read_table
 from pipeline.tracking import configure, tracked_run
 
 
@@ -22,7 +22,7 @@ def scored_files(inputs: list[Path]) -> list[Path]:
     date order; quarantine files are left out)."""
     files: list[Path] = []
     for item in inputs:
-        if item.is_dir() and not _is_part_folder(item):
+        if item.is_dir() and not is_part_folder(item):
             found = sorted(
                 f for f in item.iterdir() if f.suffix.lower() in FORMATS and ".quarantine." not in f.name
             )
@@ -30,19 +30,10 @@ def scored_files(inputs: list[Path]) -> list[Path]:
                 raise TableError(f"{item}: no scored tables ({', '.join(sorted(FORMATS))}) in this folder")
             files += found
         else:
-            if not _is_part_folder(item):
+            if not is_part_folder(item):
                 check_readable(item)
             files.append(item)
     return files
-
-
-def _is_part_folder(path: Path) -> bool:
-    return path.is_dir() and path.suffix.lower() == ".parquet"
-
-
-def _table_files(table: Path) -> list[Path]:
-    """A table's files: the file itself, or the part files of a Parquet folder."""
-    return sorted(table.glob("*.parquet")) if _is_part_folder(table) else [table]
 
 
 def _read(table: Path) -> pd.DataFrame:
@@ -50,7 +41,7 @@ def _read(table: Path) -> pd.DataFrame:
     probabilities = [c for head in HEADS for c in prob_columns(head)] + [
         old for old in LEGACY_COLUMNS if old.startswith("p_")
     ]
-    frames = [read_table(f, raw_columns=probabilities) for f in _table_files(table)]
+    frames = [read_table(f, raw_columns=probabilities) for f in table_files(table)]
     frames = [f for f in frames if len(f.columns)]
     return current_column_names(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
 
@@ -70,7 +61,7 @@ def read_scored(files: list[Path], id_col: str = "id") -> tuple[pd.DataFrame, in
     quarantined = 0
     for f in files:
         q = quarantine_path(f)
-        if _is_part_folder(q) or (q.is_file() and q.stat().st_size):
+        if is_part_folder(q) or (q.is_file() and q.stat().st_size):
             quarantined += len(_read(q))
     return scored, quarantined, dropped
 
@@ -101,7 +92,7 @@ def run_rollup(
     result["summary"]["duplicates_dropped"] = dropped
     configure(tracking)
     name = files[0].name if len(files) == 1 else f"{len(files)}-files"
-    digest = inputs_sha256(files)
+    digest = tables_sha256(files)
     with tracked_run(f"rollup-{name}", "rollup"):
         mlflow.log_params(
             {
@@ -133,14 +124,3 @@ def run_rollup(
         for path in written:
             mlflow.log_artifact(str(path), artifact_path="rollup")
     return result
-
-
-def inputs_sha256(files: list[Path]) -> str:
-    """One digest for one or many input tables (a single file keeps its own file digest; a Parquet folder
-    is the digest of its part files); empty where an input is not on this machine (a Spark URI)."""
-    parts = [f for table in files for f in _table_files(table)]
-    if not all(f.is_file() for f in parts):
-        return ""
-    if len(parts) == 1:
-        return file_sha256(parts[0])
-    return hashlib.sha256("".join(file_sha256(f) for f in parts).encode()).hexdigest()

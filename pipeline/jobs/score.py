@@ -10,16 +10,16 @@ import mlflow
 
 from pipeline.batch import ScoreOptions, ScoreReport, score_file
 from pipeline.inference import Tagger
+from pipeline.jobs.inputs import tables_sha256
 from pipeline.preflight import check_input, check_output
 from pipeline.registry import resolve_model
 from pipeline.settings import Tracking
-from pipeline.tables import file_sha256
 from pipeline.tracking import configure, tracked_run
 
 
 def run_scoring(
     tracking: Tracking,
-    input_path: Path,
+    input_path: str | Path,
     out: Path,
     model_ref: str,
     opts: ScoreOptions,
@@ -29,8 +29,11 @@ def run_scoring(
 ) -> ScoreReport:
     """Score `input_path` into `out` (+ quarantine and data-quality report); an MLflow run unless `track`
     is off (ad-hoc scoring of a file, where no store should be touched). With a Spark `master`
-    (`local[4]`, `yarn`, `spark://...`) the Spark engine scores it (`pipeline.spark.score`)."""
+    (`local[4]`, `yarn`, `spark://...`) the Spark engine scores it (`pipeline.spark.score`): a file, a
+    folder of part files or any URI Spark reads, passed on as given."""
+    name = Path(input_path).name
     if master is None:
+        input_path = Path(input_path)
         check_input(input_path, opts.encoding)  # seconds, before the model loads
         check_output(out)
     elif master.startswith("local") and not out.is_dir():  # Spark (over)writes a folder of Parquet parts
@@ -39,11 +42,11 @@ def run_scoring(
 
     def score() -> ScoreReport:
         if master is None:
-            return score_file(input_path, out, Tagger(bundle), version, opts, progress=progress)
+            return score_file(Path(input_path), out, Tagger(bundle), version, opts, progress=progress)
         from pipeline.spark.io import spark_session
         from pipeline.spark.score import score_on_spark
 
-        spark = spark_session(master, f"cx score {input_path.name}", opts.chunk_size)
+        spark = spark_session(master, f"cx score {name}", opts.chunk_size)
         return score_on_spark(spark, str(input_path), out, bundle, version, opts)
 
     if not track:
@@ -51,11 +54,11 @@ def run_scoring(
         write_quality(out, report)
         return report
     configure(tracking)
-    with tracked_run(f"score-{input_path.name}", "score", model_version=version):
+    with tracked_run(f"score-{name}", "score", model_version=version):
         mlflow.log_params(
             {
                 "input": str(input_path),
-                "input_sha256": file_sha256(input_path),
+                "input_sha256": tables_sha256([input_path]),
                 "output": str(out),
                 "model": model_ref,
                 "model_version": version,

@@ -17,8 +17,8 @@ def read_frame(
     spark: SparkSession, path: str, sep: str | None = None, encoding: str | None = None
 ) -> DataFrame:
     """A Parquet, CSV/TSV or JSONL table (a file, a folder of part files, or any URI Spark reads), its
-    format told by the extension as in the local engine."""
-    fmt = table_format(Path(path))
+    format told by the extension as in the local engine; a folder without one is Parquet, Spark's own."""
+    fmt = table_format(Path(path)) if Path(path).suffix else "parquet"
     if fmt not in SPARK_FORMATS:
         raise TableError(f"{path}: the Spark engine reads {', '.join(SPARK_FORMATS)}; convert it to Parquet")
     reader = spark.read
