@@ -181,8 +181,8 @@ def _records_frame(records: list[dict], raw_columns: Collection[str] = ()) -> pd
     return _as_text(frame, raw_columns)
 
 
-def read_table(path: str | Path, raw_columns: Collection[str] = ()) -> pd.DataFrame:
-    chunks = list(iter_table(path, raw_columns=raw_columns))
+def read_table(path: str | Path) -> pd.DataFrame:
+    chunks = list(iter_table(path))
     return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
 
 

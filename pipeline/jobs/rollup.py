@@ -12,7 +12,7 @@ from pipeline.jobs.inputs import is_part_folder, table_files, tables_sha256
 from pipeline.labels import HEADS, LEGACY_COLUMNS, current_column_names, prob_columns
 from pipeline.rollup.tables import RollupOptions, rollup, write_rollup
 from pipeline.settings import Tracking
-from pipeline.tables import FORMATS, TableError, check_readable, quarantine_path, read_table
+from pipeline.tables import FORMATS, TableError, check_readable, iter_table, quarantine_path
 from pipeline.tracking import configure, tracked_run
 
 
@@ -41,7 +41,7 @@ def _read(table: Path) -> pd.DataFrame:
     probabilities = [c for head in HEADS for c in prob_columns(head)] + [
         old for old in LEGACY_COLUMNS if old.startswith("p_")
     ]
-    frames = [read_table(f, raw_columns=probabilities) for f in table_files(table)]
+    frames = [chunk for f in table_files(table) for chunk in iter_table(f, raw_columns=probabilities)]
     frames = [f for f in frames if len(f.columns)]
     return current_column_names(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
 
