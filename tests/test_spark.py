@@ -145,6 +145,7 @@ def test_cx_score_runs_on_spark_from_the_command_line(spark, bundle, source, tmp
     from tests.tiny import logged_params, tmp_store, write_params
 
     monkeypatch.setenv("CX_PARAMS", str(write_params(params, tmp_path / "params.yaml", tmp_store(tmp_path))))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # set by an earlier test's MLflow client
     parts = tmp_path / "tickets"  # a folder of part files, as Spark jobs upstream write them
     parts.mkdir()
     for i, rows in enumerate((slice(0, 25), slice(25, 40))):
