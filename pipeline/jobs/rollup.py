@@ -81,6 +81,7 @@ def run_rollup(
         files = scored_files([Path(i) for i in inputs])
         scored, quarantined, dropped = read_scored(files, id_col)
         result, n_scored = rollup(scored, opts, text_col), len(scored)
+        digest = tables_sha256(files)
     else:
         from pipeline.spark.io import spark_session
         from pipeline.spark.rollup import rollup_on_spark
@@ -88,11 +89,10 @@ def run_rollup(
         uris = [str(i) for i in inputs]  # as given: Path would fold s3a:// into s3a:/
         spark = spark_session(master, f"cx rollup {Path(uris[0]).name}")
         result, n_scored, quarantined, dropped = rollup_on_spark(spark, uris, opts, text_col, id_col)
-        files = [Path(u) for u in uris]
+        files, digest = [Path(u) for u in uris], tables_sha256(uris)  # "" for remote URIs
     result["summary"]["duplicates_dropped"] = dropped
     configure(tracking)
     name = files[0].name if len(files) == 1 else f"{len(files)}-files"
-    digest = tables_sha256(files)
     with tracked_run(f"rollup-{name}", "rollup"):
         mlflow.log_params(
             {

@@ -133,13 +133,18 @@ def count_rows(prepared: pd.DataFrame) -> pd.DataFrame:
     return counts.astype({"n": "int64"})
 
 
-def _with_label_flags(counts: pd.DataFrame) -> pd.DataFrame:
-    frame = counts.copy()
+def _label_flags(frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """`has_{dimension}_{label}`: whether each row's label list (`a;b`) holds the label."""
+    flags = {}
     for key, (col, labels, _) in DIMENSIONS.items():
         sets = frame[col].fillna("").astype(str).str.split(";")
         for label in labels:
-            frame[f"has_{key}_{label}"] = sets.map(lambda s, label=label: label in s).astype(bool)
-    return frame
+            flags[f"has_{key}_{label}"] = sets.map(lambda s, label=label: label in s).astype(bool)
+    return flags
+
+
+def _with_label_flags(counts: pd.DataFrame) -> pd.DataFrame:
+    return counts.assign(**_label_flags(counts))
 
 
 def _score_kind(counts: pd.DataFrame) -> str | None:
@@ -351,11 +356,11 @@ def quote_candidates(prepared: pd.DataFrame, k: int, text_col: str) -> pd.DataFr
     """The `k` quotes of every touchpoint x label cell among these comments. The best `k` of a union of
     such tables are the best `k` of all comments, so an engine can pick them part by part."""
     parts = []
-    for key, (col, labels, prefix) in DIMENSIONS.items():
-        sets = prepared[col].fillna("").astype(str).str.split(";")
+    flags = _label_flags(prepared)
+    for key, (_, labels, prefix) in DIMENSIONS.items():
         for label in labels:
             prob = f"{prefix}{label}"
-            has = sets.map(lambda s, label=label: label in s).astype(bool)
+            has = flags[f"has_{key}_{label}"]
             if prob not in prepared or not has.any():
                 continue
             cell = prepared[has]
