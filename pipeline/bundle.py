@@ -3,7 +3,8 @@ the MLflow pyfunc, a Spark UDF).
 
 A bundle is a folder: `cx_model.json` (`BundleMeta`: kind, format version, the label order of each head,
 calibration temperatures, per-label thresholds, provenance), `cleaning.yaml` (the cleaning config it was
-trained with) and the weights (`encoder/` + `heads.safetensors`, or `baseline.joblib`). The label order is
+trained with) and the weights (`encoder/` + `heads.safetensors`, or `baseline.joblib`; an exported bundle
+has `model.onnx` and only the tokenizer in `encoder/`). The label order is
 read back from the bundle, never assumed: `Tagger` maps the bundle's outputs onto the scheme's order
 (`pipeline.labels`), so a bundle written with another order is decoded correctly, and one with labels this
 version does not know is refused with a clear error.
@@ -27,6 +28,10 @@ FORMAT_VERSION = 1  # bump when the folder layout or the meta fields change inco
 META_FILE = "cx_model.json"
 CLEANING_FILE = "cleaning.yaml"
 BASELINE_FILE = "baseline.joblib"
+ENCODER_DIR = "encoder"  # a Hugging Face encoder folder; its tokenizer serves every transformer backend
+HEADS_FILE = "heads.safetensors"
+ONNX_FILE = "model.onnx"  # an exported bundle (`cx export`): the whole network as one ONNX graph
+EXPORT_FILE = "export.json"  # how it was exported: source weights, quantisation, opset, onnxruntime
 
 
 class ModelKind(StrEnum):

@@ -4,13 +4,24 @@ bundle stores."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from pipeline.bundle import BASELINE_FILE, BundleMeta, ModelKind, label_order, load_cleaning_params
+from pipeline.bundle import (
+    BASELINE_FILE,
+    ENCODER_DIR,
+    HEADS_FILE,
+    ONNX_FILE,
+    BundleError,
+    BundleMeta,
+    ModelKind,
+    label_order,
+    load_cleaning_params,
+)
 from pipeline.cleaning.cleaner import Cleaner, CleanResult
 from pipeline.decode import decode, probabilities
 from pipeline.labels import FORCES, HEADS, TERMS
@@ -18,19 +29,32 @@ from pipeline.windows import pool_windows, sentence_windows
 
 
 class TransformerScorer:
-    """Raw logits from the multi-task network, batched by length for CPU speed."""
+    """Raw logits from the multi-task network (torch), batched by length for CPU speed."""
 
-    def __init__(self, bundle_dir: Path, meta: BundleMeta, batch_size: int = 64) -> None:
-        import torch
+    def __init__(
+        self, bundle_dir: Path, meta: BundleMeta, threads: int | None = None, batch_size: int = 64
+    ) -> None:
+        """`threads`: the cores to use (default: all this process may use; the torch backend takes them
+        from `torch.set_num_threads`, which the caller owns)."""
         from transformers import AutoTokenizer
 
-        from pipeline.model import ENCODER_DIR, MultiTaskModel
-
-        self.torch = torch
         self.meta = meta
+        self.threads = threads or cpu_count()
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(bundle_dir / ENCODER_DIR)
+        self._load(bundle_dir)
+
+    def _load(self, bundle_dir: Path) -> None:
+        from pipeline.model import MultiTaskModel
+
         self.model = MultiTaskModel.load(bundle_dir)
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            heads = self.model(torch.from_numpy(input_ids), torch.from_numpy(attention_mask)).as_dict()
+        return {name: value.float().numpy() for name, value in heads.items()}
 
     def _count(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -52,24 +76,69 @@ class TransformerScorer:
     def _window_logits(self, texts: list[str]) -> dict[str, np.ndarray]:
         out = {head: np.zeros((len(texts), len(HEADS[head])), dtype=np.float32) for head in HEADS}
         order = np.argsort([len(t) for t in texts], kind="stable")
-        with self.torch.inference_mode():
-            for start in range(0, len(texts), self.batch_size):
-                idx = order[start : start + self.batch_size]
-                batch = self.tokenizer(
-                    [self.meta.prefix + texts[i] for i in idx],
-                    padding=True,
-                    truncation=True,
-                    max_length=self.meta.max_length,
-                    return_tensors="pt",
-                )
-                heads = self.model(batch["input_ids"], batch["attention_mask"]).as_dict()
-                for name, value in heads.items():
-                    out[name][idx] = value.float().numpy()
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            batch = self.tokenizer(
+                [self.meta.prefix + texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.meta.max_length,
+                return_tensors="np",
+            )
+            ids, mask = (batch[k].astype(np.int64) for k in ("input_ids", "attention_mask"))
+            for name, value in self._forward(ids, mask).items():
+                out[name][idx] = value
         return out
 
 
+class OnnxScorer(TransformerScorer):
+    """The same network exported by `cx export` (int8), run by onnxruntime: same tokenisation, windows
+    and batching as the torch scorer; torch need not be installed."""
+
+    def _load(self, bundle_dir: Path) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(bundle_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+        )
+
+    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+        outputs = self.session.run(list(HEADS), {"input_ids": input_ids, "attention_mask": attention_mask})
+        return dict(zip(HEADS, outputs, strict=True))
+
+
+def cpu_count() -> int:
+    """The cores this process may use (a container's or a Spark task's share, not the host's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+BACKENDS = ("auto", "torch", "onnx")
+
+
+def scorer_class(bundle_dir: Path, meta: BundleMeta, backend: str = "auto") -> type:
+    """The baseline's scorer, or the transformer's on `backend`: `auto` runs an exported bundle's ONNX
+    graph and a trained bundle's torch weights; `onnx` on a bundle without an export is an error that
+    says how to make one."""
+    if backend not in BACKENDS:
+        raise BundleError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if meta.kind == ModelKind.BASELINE:
+        return BaselineScorer
+    exported = (bundle_dir / ONNX_FILE).is_file()
+    if backend == "onnx" and not exported:
+        raise BundleError(f"{bundle_dir}: no {ONNX_FILE}; make one with `cx export {bundle_dir} --out DIR`")
+    if backend == "torch" and not (bundle_dir / HEADS_FILE).is_file():
+        raise BundleError(
+            f"{bundle_dir}: an exported bundle has no torch weights; score it with the onnx backend"
+        )
+    return OnnxScorer if exported and backend != "torch" else TransformerScorer
+
+
 class BaselineScorer:
-    def __init__(self, bundle_dir: Path, meta: BundleMeta) -> None:
+    def __init__(self, bundle_dir: Path, meta: BundleMeta, threads: int | None = None) -> None:
+        """`threads` is unused: the linear models score on one core, fast enough."""
         import joblib
 
         self.model = joblib.load(bundle_dir / BASELINE_FILE)
@@ -81,7 +150,13 @@ class BaselineScorer:
 class Tagger:
     """Load once, tag many: the object `cx score`, `cx evaluate` and the MLflow pyfunc all use."""
 
-    def __init__(self, bundle_dir: str | Path, cleaner: Cleaner | None = None) -> None:
+    def __init__(
+        self,
+        bundle_dir: str | Path,
+        cleaner: Cleaner | None = None,
+        backend: str = "auto",
+        threads: int | None = None,
+    ) -> None:
         self.bundle_dir = Path(bundle_dir)
         self.meta = BundleMeta.load(self.bundle_dir)
         self.order = label_order(self.meta)
@@ -90,8 +165,7 @@ class Tagger:
             for head in ("terms", "forces")
         }
         self.cleaner = cleaner or Cleaner(*load_cleaning_params(self.bundle_dir))
-        scorer_cls = TransformerScorer if self.meta.kind == ModelKind.TRANSFORMER else BaselineScorer
-        self.scorer = scorer_cls(self.bundle_dir, self.meta)
+        self.scorer = scorer_class(self.bundle_dir, self.meta, backend)(self.bundle_dir, self.meta, threads)
 
     def probabilities(self, texts: list[str], lemmas: list[str] | None = None) -> dict[str, np.ndarray]:
         """Calibrated probabilities per head, columns in the scheme's label order (`pipeline.labels`)."""

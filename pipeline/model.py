@@ -18,11 +18,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModel
 
+from pipeline.bundle import ENCODER_DIR, HEADS_FILE
 from pipeline.labels import HEADS
 from pipeline.pooling import mean_pool
 
-ENCODER_DIR = "encoder"
-HEADS_FILE = "heads.safetensors"
 WEIGHTS_MODE = 0o644
 
 

@@ -162,6 +162,13 @@ class Score(Section):
     sample_out: str
 
 
+class Export(Section):
+    out_dir: str
+    weights: Literal["int8", "fp32"]
+    embeddings: Literal["int8", "fp32"]
+    block_size: int = Field(ge=16)
+
+
 class Rollup(Section):
     out_dir: str
     quotes_per_cell: int = Field(ge=0)
@@ -187,6 +194,7 @@ class Params(Section):
     baseline: Baseline
     tracking: Tracking
     evaluation: Evaluation
+    export: Export
     score: Score
     rollup: Rollup
     report: Report

@@ -10,9 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from pipeline.bundle import META_FILE, BundleError, BundleMeta
+from pipeline.bundle import HEADS_FILE, META_FILE, BundleError, BundleMeta
 from pipeline.inference import Tagger
-from pipeline.model import HEADS_FILE
 from tests.tiny import build_tiny_bundle
 
 TEXTS = ["Курьер опоздал на два часа, а цена выросла.", "Great staff, thank you!", "Цената е висока."]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 import yaml
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
@@ -61,6 +62,7 @@ def save_tiny_bert(out_dir: Path, tokenizer, pad_token_id: int, hidden: int = 32
         max_position_embeddings=64,
         pad_token_id=pad_token_id,
     )
+    torch.manual_seed(0)  # the same random network in every run: a test never depends on the draw
     BertModel(config, add_pooling_layer=False).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
@@ -163,8 +165,8 @@ def build_tiny_bundle(out_dir: Path, params: Params) -> Path:
     """An untrained (random-weight) bundle: enough to exercise batch scoring mechanics in seconds."""
     import torch
 
-    from pipeline.bundle import BundleMeta, ModelKind, save_cleaning_params
-    from pipeline.model import ENCODER_DIR, MultiTaskModel
+    from pipeline.bundle import ENCODER_DIR, BundleMeta, ModelKind, save_cleaning_params
+    from pipeline.model import MultiTaskModel
 
     encoder = build_tiny_encoder(out_dir.parent / f"{out_dir.name}-encoder")
     torch.manual_seed(0)

@@ -26,12 +26,12 @@ from datasets import Dataset
 from torch import nn
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
-from pipeline.bundle import BundleMeta, ModelKind
+from pipeline.bundle import ENCODER_DIR, BundleMeta, ModelKind
 from pipeline.dataset.targets import encode_targets
 from pipeline.decode import probabilities
 from pipeline.labels import HEADS
 from pipeline.metrics import score
-from pipeline.model import ENCODER_DIR, MultiTaskModel
+from pipeline.model import MultiTaskModel
 from pipeline.progress import progress as progress_bar
 from pipeline.settings import Params
 from training.calibration import fit_temperature, tune_thresholds

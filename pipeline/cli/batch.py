@@ -60,6 +60,9 @@ def score_cmd(
     master: str = typer.Option(
         "local[*]", help="Spark master for --engine spark: local[4], yarn, spark://host:7077"
     ),
+    backend: str = typer.Option(
+        "auto", help="torch, onnx, or auto: the ONNX graph of an exported bundle (`cx export`), else torch"
+    ),
     max_quarantine_share: float = typer.Option(
         None, help="fail (exit 1) when more rows than this share are quarantined (default: params score)"
     ),
@@ -73,6 +76,7 @@ def score_cmd(
     (rerun the same command to resume).
     """
     from pipeline.batch import ScoreOptions
+    from pipeline.bundle import BundleError
     from pipeline.jobs.score import data_quality, quality_path, run_scoring
     from pipeline.preflight import DELIMITERS
     from pipeline.registry import ModelNotFound
@@ -92,6 +96,7 @@ def score_cmd(
         state=state,
         sep=sep,
         encoding=encoding,
+        backend=backend,
     )
     try:
         report = run_scoring(
@@ -105,7 +110,7 @@ def score_cmd(
         )
     except TableError as exc:
         fail(str(exc), code=2)
-    except ModelNotFound as exc:
+    except (ModelNotFound, BundleError) as exc:
         fail(str(exc), code=3)
     except PermissionError as exc:
         fail(f"{exc.filename}: permission denied; its owner can fix that with `chmod -R a+rX` on the folder")

@@ -42,7 +42,9 @@ def run_scoring(
 
     def score() -> ScoreReport:
         if master is None:
-            return score_file(Path(input_path), out, Tagger(bundle), version, opts, progress=progress)
+            return score_file(
+                Path(input_path), out, Tagger(bundle, backend=opts.backend), version, opts, progress=progress
+            )
         from pipeline.spark.io import spark_session
         from pipeline.spark.score import score_on_spark
 
@@ -73,6 +75,7 @@ def run_scoring(
                 "sep": opts.sep or "",
                 "encoding": opts.encoding or "utf-8",
                 "engine": f"spark {master}" if master else "local",
+                "backend": opts.backend,
             }
         )
         report = score()

@@ -36,13 +36,15 @@ WITHIN_PARTITION = (1 << 33) - 1  # monotonically_increasing_id: partition id ab
 SCORED, QUARANTINED = "scored", "quarantined"
 PROBE_TEXT = "The courier was two hours late, but he apologised."  # a comment that always cleans
 
-_taggers: dict[str, Tagger] = {}  # per Python worker: one bundle load serves every batch it scores
+_taggers: dict[
+    tuple[str, str], Tagger
+] = {}  # per Python worker: one bundle load serves every batch it scores
 
 
-def worker_tagger(bundle: str) -> Tagger:
-    if bundle not in _taggers:
-        _taggers[bundle] = Tagger(bundle)
-    return _taggers[bundle]
+def worker_tagger(bundle: str, backend: str, threads: int) -> Tagger:
+    if (bundle, backend) not in _taggers:
+        _taggers[bundle, backend] = Tagger(bundle, backend=backend, threads=threads)
+    return _taggers[bundle, backend]
 
 
 def read_input(spark: SparkSession, path: str, opts: ScoreOptions) -> DataFrame:
@@ -121,8 +123,9 @@ def score_batches(
         import torch
         from pyspark import TaskContext
 
-        torch.set_num_threads(TaskContext.get().cpus())  # spark.task.cpus: no oversubscribed cores
-        tagger = worker_tagger(_local_bundle(bundle))
+        cores = TaskContext.get().cpus()  # spark.task.cpus: no oversubscribed cores
+        torch.set_num_threads(cores)
+        tagger = worker_tagger(_local_bundle(bundle), opts.backend, cores)
         for batch in batches:
             batch.index = batch.pop(ROW).to_numpy()
             scored, quarantined = score_chunk(batch, tagger, opts, model_version)
@@ -167,7 +170,7 @@ def score_on_spark(
     if known:
         seen = spark.createDataFrame([(i,) for i in sorted(known)], f"`{opts.id_col}` string")
         frame = frame.join(F.broadcast(seen), on=opts.id_col, how="left_anti").select(*frame.columns)
-    tagger = Tagger(bundle)
+    tagger = Tagger(bundle, backend=opts.backend)
     scored_cols, quarantine_cols, schema = output_schemas(frame, tagger, opts, model_version)
     if not spark.sparkContext.master.startswith("local"):
         spark.sparkContext.addFile(str(bundle), recursive=True)  # executors read their own copy
