@@ -165,8 +165,7 @@ class Score(Section):
 class Export(Section):
     out_dir: str
     weights: Literal["int8", "fp32"]
-    embeddings: Literal["int8", "fp32"]
-    block_size: int = Field(ge=16)
+    fp32_layers: int = Field(ge=0)
 
 
 class Rollup(Section):
