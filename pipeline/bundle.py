@@ -31,6 +31,7 @@ BASELINE_FILE = "baseline.joblib"
 ENCODER_DIR = "encoder"  # a Hugging Face encoder folder; its tokenizer serves every transformer backend
 HEADS_FILE = "heads.safetensors"
 ONNX_FILE = "model.onnx"  # an exported bundle (`cx export`): the whole network as one ONNX graph
+EMBEDDING = "embedding"  # the exported graph's output after the heads' logits: the pooled text vector
 EXPORT_FILE = "export.json"  # how it was exported: source weights, quantisation, opset, onnxruntime
 
 

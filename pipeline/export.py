@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pipeline.bundle import (
     CLEANING_FILE,
+    EMBEDDING,
     ENCODER_DIR,
     EXPORT_FILE,
     HEADS_FILE,
@@ -74,15 +75,16 @@ def _export_graph(bundle_dir: Path, meta: BundleMeta, path: Path) -> Path:
     from pipeline.model import MultiTaskModel
 
     class Logits(torch.nn.Module):
-        """The network with a tuple of logits as output, in the order of `HEADS`."""
+        """The network with a tuple of outputs: the logits in the order of `HEADS`, then the embedding."""
 
         def __init__(self, model: MultiTaskModel) -> None:
             super().__init__()
             self.model = model
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            heads = self.model(input_ids, attention_mask).as_dict()
-            return tuple(heads[name] for name in HEADS)
+            output = self.model(input_ids, attention_mask)
+            heads = output.as_dict()
+            return (*(heads[name] for name in HEADS), output.embedding)
 
     tokenizer = AutoTokenizer.from_pretrained(bundle_dir / ENCODER_DIR)
     sample = tokenizer(
@@ -94,8 +96,9 @@ def _export_graph(bundle_dir: Path, meta: BundleMeta, path: Path) -> Path:
         (sample["input_ids"], sample["attention_mask"]),
         str(path),
         input_names=["input_ids", "attention_mask"],
-        output_names=list(HEADS),
-        dynamic_axes={"input_ids": axes, "attention_mask": axes} | {name: {0: "batch"} for name in HEADS},
+        output_names=[*HEADS, EMBEDDING],
+        dynamic_axes={"input_ids": axes, "attention_mask": axes}
+        | {name: {0: "batch"} for name in [*HEADS, EMBEDDING]},
         opset_version=OPSET,
         dynamo=False,
     )

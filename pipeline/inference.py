@@ -4,6 +4,7 @@ bundle stores."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pandas as pd
 
 from pipeline.bundle import (
     BASELINE_FILE,
+    EMBEDDING,
     ENCODER_DIR,
     HEADS_FILE,
     ONNX_FILE,
@@ -22,6 +24,7 @@ from pipeline.bundle import (
     label_order,
     load_cleaning_params,
 )
+from pipeline.canonical import canonical
 from pipeline.cleaning.cleaner import Cleaner, CleanResult
 from pipeline.decode import decode, probabilities
 from pipeline.labels import FORCES, HEADS, TERMS
@@ -42,6 +45,8 @@ class TransformerScorer:
         self.threads = threads or cpu_count()
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(bundle_dir / ENCODER_DIR)
+        config = json.loads((bundle_dir / ENCODER_DIR / "config.json").read_text(encoding="utf-8"))
+        self.hidden = int(config["hidden_size"])
         self._load(bundle_dir)
 
     def _load(self, bundle_dir: Path) -> None:
@@ -49,21 +54,25 @@ class TransformerScorer:
 
         self.model = MultiTaskModel.load(bundle_dir)
 
-    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
+    def _forward(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, names: list[str]
+    ) -> dict[str, np.ndarray]:
         import torch
 
         with torch.inference_mode():
-            heads = self.model(torch.from_numpy(input_ids), torch.from_numpy(attention_mask)).as_dict()
-        return {name: value.float().numpy() for name, value in heads.items()}
+            output = self.model(torch.from_numpy(input_ids), torch.from_numpy(attention_mask))
+        values = output.as_dict() | {EMBEDDING: output.embedding}
+        return {name: values[name].float().numpy() for name in names}
 
     def _count(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def logits(self, texts: list[str], lemmas: list[str] | None = None) -> dict[str, np.ndarray]:
-        """Logits per text; texts longer than `max_length` are scored over sentence windows."""
+        """Logits per text (read as `canonical` text); texts longer than `max_length` are scored over
+        sentence windows."""
         budget = self.meta.max_length - 2 - self._count(self.meta.prefix)
         windows, owner, weight = [], [], []
-        for i, text in enumerate(texts):
+        for i, text in enumerate(map(canonical, texts)):
             parts = sentence_windows(text, self._count, budget) if len(text) > budget else [text]
             windows += parts
             owner += [i] * len(parts)
@@ -73,8 +82,17 @@ class TransformerScorer:
             return raw
         return pool_windows(raw, np.asarray(owner), np.asarray(weight, dtype=np.float32), len(texts))
 
+    def embeddings(self, texts: list[str]) -> np.ndarray:
+        """The pooled vector the heads read, one row per (canonical) text cut at `max_length`: for grouping
+        short texts such as sentences by meaning (`cx themes`)."""
+        return self._batched(list(map(canonical, texts)), [EMBEDDING])[EMBEDDING]
+
     def _window_logits(self, texts: list[str]) -> dict[str, np.ndarray]:
-        out = {head: np.zeros((len(texts), len(HEADS[head])), dtype=np.float32) for head in HEADS}
+        return self._batched(texts, list(HEADS))
+
+    def _batched(self, texts: list[str], names: list[str]) -> dict[str, np.ndarray]:
+        widths = {name: len(labels) for name, labels in HEADS.items()} | {EMBEDDING: self.hidden}
+        out = {name: np.zeros((len(texts), widths[name]), dtype=np.float32) for name in names}
         order = np.argsort([len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), self.batch_size):
             idx = order[start : start + self.batch_size]
@@ -86,7 +104,7 @@ class TransformerScorer:
                 return_tensors="np",
             )
             ids, mask = (batch[k].astype(np.int64) for k in ("input_ids", "attention_mask"))
-            for name, value in self._forward(ids, mask).items():
+            for name, value in self._forward(ids, mask, names).items():
                 out[name][idx] = value
         return out
 
@@ -104,10 +122,16 @@ class OnnxScorer(TransformerScorer):
         self.session = ort.InferenceSession(
             str(bundle_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
         )
+        self.bundle_dir = bundle_dir
 
-    def _forward(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict[str, np.ndarray]:
-        outputs = self.session.run(list(HEADS), {"input_ids": input_ids, "attention_mask": attention_mask})
-        return dict(zip(HEADS, outputs, strict=True))
+    def _forward(
+        self, input_ids: np.ndarray, attention_mask: np.ndarray, names: list[str]
+    ) -> dict[str, np.ndarray]:
+        missing = set(names) - {output.name for output in self.session.get_outputs()}
+        if missing:
+            raise BundleError(f"{self.bundle_dir}: exported without {sorted(missing)}; export it again")
+        outputs = self.session.run(names, {"input_ids": input_ids, "attention_mask": attention_mask})
+        return dict(zip(names, outputs, strict=True))
 
 
 def cpu_count() -> int:
@@ -171,6 +195,14 @@ class Tagger:
         """Calibrated probabilities per head, columns in the scheme's label order (`pipeline.labels`)."""
         probs = probabilities(self.scorer.logits(texts, lemmas), self.meta.temperature)
         return {head: p[:, self.order[head]] for head, p in probs.items()}
+
+    def embeddings(self, texts: list[str]) -> np.ndarray:
+        """The model's own text vectors (cleaned texts in, one row each); transformer bundles only."""
+        if not hasattr(self.scorer, "embeddings"):
+            raise BundleError(
+                f"{self.bundle_dir}: a {self.meta.kind} bundle has no text vectors; use a transformer"
+            )
+        return self.scorer.embeddings(texts)
 
     def tag_cleaned(self, cleaned: list[CleanResult]) -> pd.DataFrame:
         """Labels for already-cleaned comments (all must be ok)."""

@@ -30,8 +30,10 @@ class HeadOutput:
     sentiment: torch.Tensor  # (batch, 3) logits
     terms: torch.Tensor  # (batch, 5) logits
     forces: torch.Tensor  # (batch, 6) logits
+    embedding: torch.Tensor  # (batch, hidden) the pooled text vector the heads read (before dropout)
 
     def as_dict(self) -> dict[str, torch.Tensor]:
+        """The heads' logits (not the embedding)."""
         return {"sentiment": self.sentiment, "terms": self.terms, "forces": self.forces}
 
 
@@ -49,8 +51,9 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> HeadOutput:
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = self.dropout(mean_pool(states, attention_mask))
-        return HeadOutput(**{name: head(pooled) for name, head in self.heads.items()})
+        pooled = mean_pool(states, attention_mask)
+        dropped = self.dropout(pooled)
+        return HeadOutput(**{name: head(dropped) for name, head in self.heads.items()}, embedding=pooled)
 
     def freeze_embeddings(self) -> None:
         for param in self.encoder.get_input_embeddings().parameters():

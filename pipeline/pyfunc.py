@@ -12,6 +12,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
 
 BUNDLE_ARTIFACT = "bundle"
 PIP_REQUIREMENTS = [
@@ -30,6 +31,7 @@ PIP_REQUIREMENTS = [
     "pyyaml>=6",
     "safetensors>=0.4",
 ]
+ONNX_REQUIREMENT = "onnxruntime==1.32.0"
 
 
 class CxTermsModel(mlflow.pyfunc.PythonModel):
@@ -57,8 +59,18 @@ def typed_output(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def log_bundle(tagger, registered_name: str, example_texts: list[str]):
-    """Log the tagger's bundle as a pyfunc model in the active run and register it; returns the version."""
+def requirements(bundle_dir: Path) -> list[str]:
+    """An exported bundle (`cx export`) runs on onnxruntime and needs no torch."""
+    from pipeline.bundle import ONNX_FILE
+
+    if not (Path(bundle_dir) / ONNX_FILE).is_file():
+        return PIP_REQUIREMENTS
+    return [ONNX_REQUIREMENT, *(r for r in PIP_REQUIREMENTS if not r.startswith("torch"))]
+
+
+def log_bundle(tagger, registered_name: str | None, example_texts: list[str]) -> ModelInfo:
+    """Log the tagger's bundle as a pyfunc model in the active run and register it under `registered_name`
+    (None: logged only)."""
     example = pd.DataFrame({"text": example_texts})
     output = typed_output(tagger.tag(example_texts))
     info = mlflow.pyfunc.log_model(
@@ -68,7 +80,7 @@ def log_bundle(tagger, registered_name: str, example_texts: list[str]):
         code_paths=[str(Path(__file__).parent)],
         signature=infer_signature(example, output),
         input_example=example,
-        pip_requirements=PIP_REQUIREMENTS,
+        pip_requirements=requirements(tagger.bundle_dir),
         registered_model_name=registered_name,
     )
-    return info.registered_model_version
+    return info

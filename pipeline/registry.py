@@ -9,13 +9,17 @@ from pipeline.bundle import META_FILE, BundleError, BundleMeta
 from pipeline.pyfunc import BUNDLE_ARTIFACT
 from pipeline.settings import Tracking
 
+EXPORT_TAG = "onnx_model_uri"  # on a registered version: where `cx export` logged its exported bundle
+
 
 class ModelNotFound(RuntimeError):
     """The requested model could not be found or loaded; the message says what to do."""
 
 
-def resolve_model(ref: str, tracking: Tracking) -> tuple[Path, str]:
-    """(bundle folder, version label); a bundle this version cannot read is ModelNotFound with the reason."""
+def resolve_model(ref: str, tracking: Tracking, backend: str = "auto") -> tuple[Path, str]:
+    """(bundle folder, version label); a bundle this version cannot read is ModelNotFound with the reason.
+    A registered version with an export (`cx export` tags it) resolves to the exported bundle unless
+    `backend` is torch: the version label stays the same, the weights are the same model's."""
     path = Path(ref)
     if (path / META_FILE).is_file():
         info = _readable(path).info
@@ -35,8 +39,9 @@ def resolve_model(ref: str, tracking: Tracking) -> tuple[Path, str]:
             version = client().get_model_version_by_alias(name, rest).version
         else:
             name, _, version = ref[len("models:/") :].partition("/")
-            client().get_model_version(name, version)
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}"))
+        tags = client().get_model_version(name, version).tags
+        uri = tags.get(EXPORT_TAG) if backend != "torch" else None
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri or f"models:/{name}/{version}"))
     except Exception as exc:
         raise ModelNotFound(
             f"cannot load {ref} from {mlflow.get_tracking_uri()} ({type(exc).__name__}: {exc}). "

@@ -18,6 +18,7 @@ STAGE_ENTRY = {
     "train_baseline": ("training.run", "train_and_log"),
     "train_transformer": ("training.run", "train_and_log"),
     "evaluate": ("evaluation.run", "evaluate_and_gate"),
+    "export": ("pipeline.jobs.export", "run_export"),
     "score_sample": ("pipeline.jobs.score", "run_scoring"),
     "rollup": ("pipeline.jobs.rollup", "run_rollup"),
     "report": ("pipeline.jobs.report", "run_report"),

@@ -47,6 +47,9 @@ def test_the_exported_bundle_tags_like_the_torch_bundle(bundles):
         assert abs(probs - reference[head]).max() < 1e-5
     for head, probs in int8_tagger.probabilities(texts).items():
         assert abs(probs - reference[head]).max() < 0.02, head
+    vectors = Tagger(trained).embeddings(texts)  # the pooled vector the heads read, for `cx themes`
+    assert vectors.shape == (len(texts), 32) and abs(fp32_tagger.embeddings(texts) - vectors).max() < 1e-4
+    assert Tagger(trained).embeddings([]).shape == (0, 32)
     record = json.loads((int8 / EXPORT_FILE).read_text())
     assert record["export"]["weights"] == "int8" and record["size_bytes"] == (int8 / ONNX_FILE).stat().st_size
     assert record["size_bytes"] < (fp32 / ONNX_FILE).stat().st_size  # the real bundle: README "Speed"
@@ -74,7 +77,9 @@ def test_cx_export_and_cx_score_with_the_onnx_backend(bundles, tmp_path, params,
     from pipeline.cli import app
     from tests.tiny import tmp_store, write_params
 
-    monkeypatch.setenv("CX_PARAMS", str(write_params(params, tmp_path / "params.yaml", tmp_store(tmp_path))))
+    store = tmp_store(tmp_path)
+    monkeypatch.setenv("CX_PARAMS", str(write_params(params, tmp_path / "params.yaml", store)))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking.uri"])  # the tracked export sets it
     trained, _, _ = bundles
     done = CliRunner().invoke(app, ["export", str(trained), "--out", str(tmp_path / "int8")])
     assert done.exit_code == 0, done.output
@@ -89,3 +94,57 @@ def test_cx_export_and_cx_score_with_the_onnx_backend(bundles, tmp_path, params,
     assert refused.exit_code == 3 and "cx export" in refused.output
     wrong = CliRunner().invoke(app, ["export", str(tmp_path / "int8"), "--out", str(tmp_path / "again")])
     assert wrong.exit_code == 2 and "only a trained transformer bundle" in wrong.output
+
+
+def test_the_export_is_logged_and_the_registry_scores_it_by_default(bundles, tmp_path, params, monkeypatch):
+    """`cx export` of a registered version tags that version; `models:/...` then resolves to the exported
+    bundle under the same version label, except when the torch backend is asked for."""
+    import shutil
+
+    import mlflow
+
+    from pipeline.bundle import BundleMeta
+    from pipeline.jobs.export import run_export
+    from pipeline.pyfunc import log_bundle
+    from pipeline.registry import EXPORT_TAG, resolve_model
+    from pipeline.settings import with_changes
+    from pipeline.tracking import client, configure, tracked_run
+    from tests.tiny import tmp_store
+
+    store = tmp_store(tmp_path)
+    # MLflow exports the store it is pointed at to the environment: set here, it is undone after the test
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store["tracking.uri"])
+    local = with_changes(params, store | {"export.fp32_layers": 1})
+    trained = shutil.copytree(bundles[0], tmp_path / "trained")
+    configure(local.tracking)
+    with tracked_run("train-tiny", "train"):
+        version = log_bundle(Tagger(trained), local.model.name, ["Курьер опоздал."]).registered_model_version
+    meta = BundleMeta.load(trained)
+    meta.info |= {"registered_name": local.model.name, "registered_version": str(version)}
+    meta.save(trained)
+
+    run_export(local, trained, tmp_path / "int8", log=lambda _: None)
+    tags = client().get_model_version(local.model.name, str(version)).tags
+    assert tags[EXPORT_TAG].startswith("models:/")
+    ref = f"models:/{local.model.name}/{version}"
+    exported, label = resolve_model(ref, local.tracking)
+    assert (exported / ONNX_FILE).is_file() and label == f"{local.model.name}/{version}"
+    assert isinstance(Tagger(exported).scorer, OnnxScorer)
+    torch_bundle, _ = resolve_model(ref, local.tracking, backend="torch")
+    assert (torch_bundle / HEADS_FILE).is_file() and not (torch_bundle / ONNX_FILE).exists()
+    run = mlflow.search_runs(filter_string="tags.stage = 'export'", output_format="list")[0]
+    assert run.data.params["export_fp32_layers"] == "1" and run.data.metrics["onnx_size_mb"] > 0
+
+
+def test_model_input_is_canonical_text():
+    """All-lower-case comments get their sentence starts back and a final full stop; text that already
+    has capitals, placeholders and trailing symbols is left as written."""
+    from pipeline.canonical import canonical
+
+    assert canonical("курьер опоздал. всё промокло") == "Курьер опоздал. Всё промокло."
+    assert canonical("<MENTION> the app crashed again") == "<MENTION> The app crashed again."
+    assert canonical("Anna at the leeds branch was great") == "Anna at the leeds branch was great."
+    assert canonical("Ужасно! 😡") == "Ужасно! 😡"
+    assert canonical("see <URL>") == "See <URL>"
+    assert canonical("12345") == "12345."
+    assert canonical("") == ""

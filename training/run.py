@@ -100,7 +100,8 @@ def train_and_log(params: Params, kind: str, log: Callable[[str], None] = print)
         tagger = Tagger(result.bundle_dir)  # loaded once, for the diagrams and the pyfunc example
         _log_calibration(kind, result, frames, tagger)
         log("logging the model to MLflow and registering it ...")
-        version = log_bundle(tagger, params.model.name, frames["dev"]["text_raw"].head(3).tolist())
+        examples = frames["dev"]["text_raw"].head(3).tolist()
+        version = log_bundle(tagger, params.model.name, examples).registered_model_version
         client().set_model_version_tag(params.model.name, str(version), "kind", kind)
         meta = BundleMeta.load(result.bundle_dir)
         # the registered version leads to its MLflow run; the run id itself stays out of the bundle, which

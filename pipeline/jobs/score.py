@@ -38,7 +38,7 @@ def run_scoring(
         check_output(out)
     elif master.startswith("local") and not out.is_dir():  # Spark (over)writes a folder of Parquet parts
         check_output(out, extensions=(".parquet",))  # on a cluster, paths are on the cluster's file system
-    bundle, version = resolve_model(model_ref, tracking)
+    bundle, version = resolve_model(model_ref, tracking, opts.backend)
 
     def score() -> ScoreReport:
         if master is None:
