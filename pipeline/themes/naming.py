@@ -1,0 +1,78 @@
+"""Readable theme names: class-based TF-IDF (BERTopic's c-TF-IDF) over lemmas, per language.
+
+Each theme of every cell is one class, so a word common to the whole cell ("operator" in every call-centre
+theme) scores lower than the word that sets one theme apart ("callback"). Stop words go (spaCy's lists
+per language); a key phrase is a lemma or two neighbouring content lemmas of one sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from itertools import pairwise
+
+import numpy as np
+from sklearn.feature_extraction.text import CountVectorizer
+
+
+def key_phrases(sentences: Iterable[list[str]]) -> list[str]:
+    """Unigrams and bigrams of content lemmas, sentence by sentence (a phrase never spans two)."""
+    phrases: list[str] = []
+    for lemmas in sentences:
+        phrases += lemmas
+        phrases += [f"{a} {b}" for a, b in pairwise(lemmas)]
+    return phrases
+
+
+def top_phrases(classes: dict[Hashable, list[str]], top: int) -> dict[Hashable, list[str]]:
+    """The `top` phrases of each class by c-TF-IDF; a unigram already inside a chosen bigram is skipped."""
+    keys = [k for k, phrases in classes.items() if phrases]
+    if not keys:
+        return {k: [] for k in classes}
+    vectorizer = CountVectorizer(analyzer=lambda phrases: phrases, lowercase=False)
+    counts = vectorizer.fit_transform([classes[k] for k in keys]).toarray().astype(float)
+    vocabulary = vectorizer.get_feature_names_out()
+    tf = counts / counts.sum(axis=1, keepdims=True)
+    idf = np.log1p(counts.sum() / len(keys) / counts.sum(axis=0))
+    scores = tf * idf
+    names: dict[Hashable, list[str]] = {k: [] for k in classes}
+    for row, key in enumerate(keys):
+        chosen: list[str] = []
+        for col in np.argsort(-scores[row], kind="stable"):
+            phrase = vocabulary[col]
+            if counts[row, col] < 2 and chosen:  # a phrase said once names nothing
+                break
+            if any(phrase in c.split() or c in phrase.split() for c in chosen):
+                continue
+            chosen.append(phrase)
+            if len(chosen) == top:
+                break
+        names[key] = chosen
+    return names
+
+
+MIN_LETTERS = 3  # shorter lemmas are particles and clitics the stop lists miss ("не", "ни", "wo" of "won't")
+
+
+def content_lemmas(texts: list[str], langs: list[str]) -> list[list[str]]:
+    """Lower-case lemmas of the words of each text that are not stop words (spaCy's list for its language;
+    a language other than ru/bg/en is lemmatised as none)."""
+    from pipeline.cleaning.nlp import get_nlp
+
+    out: list[list[str]] = [[] for _ in texts]
+    by_lang: dict[str, list[int]] = {}
+    for i, lang in enumerate(langs):
+        by_lang.setdefault(lang, []).append(i)
+    for lang, rows in by_lang.items():
+        if lang not in {"ru", "bg", "en"}:
+            continue
+        nlp = get_nlp(lang, lemmas=True)
+        for i, doc in zip(rows, nlp.pipe(texts[i] for i in rows), strict=True):
+            out[i] = [
+                t.lemma_.lower()
+                for t in doc
+                if t.is_alpha
+                and len(t.text) > 1
+                and not t.is_stop
+                and t.lemma_.lower() not in nlp.Defaults.stop_words
+            ]
+    return out
