@@ -145,6 +145,17 @@ def _names(members, sentences, lemmatize, top) -> dict[tuple, dict[str, list[str
     return names
 
 
+def display_name(phrases: list[list[str]], total: int) -> str:
+    """`total` key phrases shared out over the languages in turn (most-spoken first), grouped by language:
+    "hold music · phone line / изчакване / ожидание" - every reader of a ru/bg/en team finds theirs."""
+    quota = [0] * len(phrases)
+    for i in range(min(total, sum(map(len, phrases)))):
+        while quota[i % len(quota)] >= len(phrases[i % len(quota)]):
+            i += 1
+        quota[i % len(quota)] += 1
+    return " / ".join(" · ".join(p[:q]) for p, q in zip(phrases, quota, strict=True) if q)
+
+
 def _nps_of(scores: np.ndarray) -> float:
     scores = scores[~np.isnan(scores)]
     promoters, detractors = int((scores >= 9).sum()), int((scores <= 6).sum())
@@ -177,12 +188,12 @@ def _theme_table(members, units, prepared, sentences, names, opts, score_kind) -
             for i in nearest
         ]
         by_lang = names.get(key, {})
-        dominant = sentences["lang"].iloc[[s for c in group["sentences"] for s in c]].value_counts()
-        name = next((by_lang[lang] for lang in dominant.index if lang in by_lang), [])
+        spoken = sentences["lang"].iloc[[s for c in group["sentences"] for s in c]].value_counts()
+        name = display_name([by_lang[lang] for lang in spoken.index if lang in by_lang], opts.name_terms)
         rows.append(
             {
                 **dict(zip(THEME_KEYS, key, strict=True)),
-                "name": " · ".join(name) or "(no key phrase)",
+                "name": name or "(no key phrase)",
                 "names": json.dumps(by_lang, ensure_ascii=False),
                 "n": len(comments),
                 "cell_n": int(cell_n[key[:3]]),
