@@ -459,7 +459,7 @@ def write_themes(folder: Path) -> Path:
             base | {"theme": 1, "name": "callback · promise", "n": 4, "share": 0.1, "uncertain": True},
         ]
     ).assign(
-        names=json.dumps({"en": ["hold"]}),
+        names=json.dumps({"en": ["hold", "music"], "ru": ["ожидание"]}),
         negative_share=0.9,
         negative_low=0.7,
         negative_high=0.97,
@@ -521,5 +521,6 @@ def test_clicking_a_heat_map_cell_shows_its_themes(chromium: str, tmp_path: Path
         assert panel.locator(".theme.uncertain h4").all_inner_texts() == ["callback · promise"]
         assert HOSTILE_QUOTE in panel.locator("blockquote").first.inner_text()  # shown as text, not run
         assert "2026-01 5.0% → 2026-02 20.0%" in panel.inner_text()
+        assert "en: hold · music | ru: ожидание" in panel.locator(".theme").first.inner_text()
         browser.close()
     assert errors == []

@@ -35,6 +35,7 @@ from pipeline.settings import Data
 from pipeline.tables import TableError, iter_table, table_format
 
 FORMATS = ("labelstudio", "csv")
+STORED_DECIMALS = 4  # the probability columns of `cx score` output (`pipeline.decode`)
 LABEL_COLUMNS = ("sentiment", "terms", "forces", "annotator")  # what annotators fill in a sheet
 SHEET_COLUMNS = (
     *CONTEXT_FIELDS,
@@ -176,7 +177,9 @@ def export_tasks(
     )
     if probs is None:
         log(f"scoring {len(pool)} comments with {model_version} ...")
-        probs = tagger.probabilities(pool["text"].tolist(), pool["lemmas"].tolist())
+        fresh = tagger.probabilities(pool["text"].tolist(), pool["lemmas"].tolist())
+        # at the precision `cx score` stores, so that a scored file and a fresh scoring pick the same rows
+        probs = {head: p.round(STORED_DECIMALS) for head, p in fresh.items()}
     chosen = choose(pool, probs, tagger.thresholds, opts, baseline)
     picked = pool.iloc[chosen].reset_index(drop=True)
     mine = {h: p[chosen] for h, p in probs.items()}
