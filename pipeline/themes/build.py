@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipeline.dataset.corpus.contract import parse_list
 from pipeline.rollup.tables import DIMENSIONS, nps, wilson
 from pipeline.themes.cluster import cluster
 from pipeline.themes.naming import key_phrases, top_phrases
@@ -68,10 +68,10 @@ def memberships(prepared: pd.DataFrame, sentences: pd.DataFrame) -> pd.DataFrame
     by_comment = sentences.groupby("comment").groups
     rows = []
     for dimension, (column, _, _) in DIMENSIONS.items():
-        sentence_labels = sentences[column].map(lambda v: set(split_labels(v)))
+        sentence_labels = sentences[column].map(lambda v: set(parse_list(v)))
         for pos in np.flatnonzero(prepared["sentiment"].isin(POLAR).to_numpy()):
             own = by_comment.get(pos, [])
-            for label in split_labels(prepared[column].iat[pos]):
+            for label in parse_list(prepared[column].iat[pos]):
                 chosen = [s for s in own if label in sentence_labels.at[s]] or list(own)
                 rows.append((dimension, prepared["touchpoint"].iat[pos], label, pos, chosen))
     return pd.DataFrame(rows, columns=["dimension", "touchpoint", "label", "comment", "sentences"])
@@ -110,7 +110,7 @@ def find_themes(
     progress(
         f"{members.groupby(THEME_KEYS).ngroups} themes in {members.groupby(THEME_KEYS[:3]).ngroups} cells"
     )
-    names = _names(members, sentences, lemmatize, opts.name_terms)
+    names = _names(members, sentences, used, lemmatize, opts.name_terms)
     themes = _theme_table(members, units, prepared, sentences, names, opts, score_kind)
     assignments = members.assign(id=prepared["id"].to_numpy()[members["comment"]])[["id", *THEME_KEYS]]
     tables = {"themes": themes, "assignments": assignments}
@@ -119,14 +119,9 @@ def find_themes(
     return tables
 
 
-def split_labels(value: Any) -> list[str]:
-    """`time;money` as a list ("" and missing values: none)."""
-    return [x for x in str(value).split(";") if x] if isinstance(value, str) else []
-
-
-def _names(members, sentences, lemmatize, top) -> dict[tuple, dict[str, list[str]]]:
-    """{theme key: {lang: key phrases}}: one c-TF-IDF per dimension and language over all its themes."""
-    used = sorted({s for chosen in members["sentences"] for s in chosen})
+def _names(members, sentences, used, lemmatize, top) -> dict[tuple, dict[str, list[str]]]:
+    """{theme key: {lang: key phrases}}: one c-TF-IDF per dimension and language over all its themes
+    (`used`: the sentence rows the members read)."""
     texts, langs = sentences["text"].iloc[used].tolist(), sentences["lang"].iloc[used].tolist()
     lemmas = dict(zip(used, lemmatize(texts, langs), strict=True))
     lang_of = sentences["lang"].to_numpy()

@@ -50,9 +50,6 @@ def top_phrases(classes: dict[Hashable, list[str]], top: int) -> dict[Hashable, 
     return names
 
 
-MIN_LETTERS = 3  # shorter lemmas are particles and clitics the stop lists miss ("не", "ни", "wo" of "won't")
-
-
 def content_lemmas(texts: list[str], langs: list[str]) -> list[list[str]]:
     """Lower-case lemmas of the words of each text that are not stop words (spaCy's list for its language;
     a language other than ru/bg/en is lemmatised as none)."""
