@@ -36,11 +36,12 @@ def resolve_model(ref: str, tracking: Tracking, backend: str = "auto") -> tuple[
     name, _, rest = ref[len("models:/") :].partition("@")
     try:
         if rest:
-            version = client().get_model_version_by_alias(name, rest).version
+            found = client().get_model_version_by_alias(name, rest)
         else:
-            name, _, version = ref[len("models:/") :].partition("/")
-        tags = client().get_model_version(name, version).tags
-        uri = tags.get(EXPORT_TAG) if backend != "torch" else None
+            name, _, number = ref[len("models:/") :].partition("/")
+            found = client().get_model_version(name, number)
+        version = found.version
+        uri = found.tags.get(EXPORT_TAG) if backend != "torch" else None
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri or f"models:/{name}/{version}"))
     except Exception as exc:
         raise ModelNotFound(
