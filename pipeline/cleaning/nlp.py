@@ -12,7 +12,7 @@ from functools import lru_cache
 import spacy
 from spacy.language import Language
 
-from pipeline.cleaning import lemmatizers  # noqa: F401  (registers the cx_simplemma_lemmatizer factory)
+from pipeline.cleaning import lemmatizers  # noqa: F401  (registers the lemmatizer factories)
 from pipeline.cleaning.normalize import EMOJI
 from pipeline.cleaning.pii import PLACEHOLDERS
 
@@ -34,14 +34,9 @@ def _keep_emoji_whole(nlp: Language) -> None:
 
 def _add_lemmatizer(nlp: Language, lang: str) -> None:
     if lang == "ru":
-        nlp.add_pipe("lemmatizer", config={"mode": "pymorphy3", "overwrite": True})
-    elif lang == "en":
-        nlp.add_pipe("lemmatizer", config={"mode": "lookup", "overwrite": True})
-    elif lang == "bg":
-        nlp.add_pipe("cx_simplemma_lemmatizer", config={"lang": "bg"})
-    else:
-        return
-    nlp.initialize()
+        nlp.add_pipe("cx_pymorphy_lemmatizer")
+    elif lang in {"bg", "en"}:
+        nlp.add_pipe("cx_simplemma_lemmatizer", config={"lang": lang})
 
 
 @lru_cache(maxsize=16)

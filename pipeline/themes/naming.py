@@ -13,6 +13,9 @@ from itertools import pairwise
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
+# negation particles that spaCy's stop lists lack ("не" in Bulgarian, "ни" in Russian): they name no theme
+NEGATIONS = frozenset({"не", "ни", "not", "no"})
+
 
 def key_phrases(sentences: Iterable[list[str]]) -> list[str]:
     """Unigrams and bigrams of content lemmas, sentence by sentence (a phrase never spans two)."""
@@ -51,8 +54,9 @@ def top_phrases(classes: dict[Hashable, list[str]], top: int) -> dict[Hashable, 
 
 
 def content_lemmas(texts: list[str], langs: list[str]) -> list[list[str]]:
-    """Lower-case lemmas of the words of each text that are not stop words (spaCy's list for its language;
-    a language other than ru/bg/en is lemmatised as none)."""
+    """Lower-case lemmas of the words of each text that are not stop words (spaCy's list for its language,
+    checked on the word, its norm - "wo" of "won't" is "will" - and its lemma) or negations; a language
+    other than ru/bg/en is lemmatised as none."""
     from pipeline.cleaning.nlp import get_nlp
 
     out: list[list[str]] = [[] for _ in texts]
@@ -63,13 +67,11 @@ def content_lemmas(texts: list[str], langs: list[str]) -> list[list[str]]:
         if lang not in {"ru", "bg", "en"}:
             continue
         nlp = get_nlp(lang, lemmas=True)
+        stop = nlp.Defaults.stop_words | NEGATIONS
         for i, doc in zip(rows, nlp.pipe(texts[i] for i in rows), strict=True):
             out[i] = [
                 t.lemma_.lower()
                 for t in doc
-                if t.is_alpha
-                and len(t.text) > 1
-                and not t.is_stop
-                and t.lemma_.lower() not in nlp.Defaults.stop_words
+                if t.is_alpha and len(t.text) > 1 and stop.isdisjoint((t.lower_, t.norm_, t.lemma_.lower()))
             ]
     return out
