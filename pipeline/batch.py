@@ -110,7 +110,9 @@ def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: 
     """JSON list per comment of {text, sentiment, terms, forces} for each sentence.
 
     Single-sentence comments reuse the comment's labels; the others are tagged sentence by sentence in one
-    batch (the cleaner already split them)."""
+    batch (the cleaner already split them). This is a second encoder pass: pooling each sentence's token
+    states out of the comment's own pass agreed with it on 67% of sentence sentiments and 35% of TERMS
+    sets on the bundled sample, because the heads were trained on whole texts (README "Speed")."""
     spans, texts = [], []
     for i, c in enumerate(cleaned):
         if len(c.sentences) > 1:
@@ -118,8 +120,11 @@ def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: 
             texts.extend(c.sentences)
     per_sentence = {}
     if texts:
-        # sentences are already clean; re-running the cleaner adds lemmas where the model needs them
-        parts = tagger.cleaner.batch(texts, lemmas=tagger.meta.needs_lemmas)
+        # sentences are already clean: the network reads them as they are, the baseline needs their lemmas
+        if tagger.meta.needs_lemmas:
+            parts = tagger.cleaner.batch(texts, lemmas=True)
+        else:
+            parts = [CleanResult(text=text) for text in texts]
         for i, a, b in spans:
             for part in parts[a:b]:
                 part.lang = cleaned[i].lang  # a short sentence inherits its comment's language

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 import torch
 
+from pipeline.cleaning.cleaner import CleanResult
 from pipeline.dataset.targets import encode_targets
 from pipeline.decode import decode, sigmoid, softmax
-from pipeline.labels import FORCES, TERMS
+from pipeline.labels import FORCES, HEADS, TERMS
 from pipeline.metrics import expected_calibration_error
 from pipeline.settings import with_changes
 from tests.tiny import build_tiny_encoder, tiny_frames, tiny_params
@@ -349,6 +350,26 @@ def test_baseline_bundle_scores_files_with_sentence_labels(trained, tmp_path):
     first = json.loads(out.loc[0, "sentences"])
     assert [s["text"] for s in first] == ["Курьер опоздал.", "Потом нахамил!"]
     assert out["model_version"].tolist() == ["baseline/x", "baseline/x"]
+
+
+def test_transformer_sentence_labels_are_each_sentence_tagged_alone(trained, tmp_path):
+    """Sentences are not cleaned a second time: each is read as the cleaner split it, a masked phone
+    number on its own included, with the labels the sentence gets when it is tagged alone."""
+    from pipeline.batch import ScoreOptions, score_file
+    from pipeline.inference import Tagger
+    from pipeline.tables import read_table
+
+    _, _, transformer, _, _, _ = trained
+    tagger = Tagger(transformer.bundle_dir)
+    src = tmp_path / "in.jsonl"
+    text = "Курьер опоздал на два часа. Потом нахамил! Перезвоните мне: +7 912 345-67-89"
+    pd.DataFrame({"id": ["1"], "text": [text]}).to_json(src, orient="records", lines=True, force_ascii=False)
+    score_file(src, tmp_path / "out.jsonl", tagger, "t/x", ScoreOptions(), progress=False)
+    sentences = json.loads(read_table(tmp_path / "out.jsonl").loc[0, "sentences"])
+    assert len(sentences) >= 3 and any("<PHONE>" in s["text"] for s in sentences)
+    alone = tagger.tag_cleaned([CleanResult(text=s["text"]) for s in sentences])
+    for i, sentence in enumerate(sentences):
+        assert [sentence[h] for h in HEADS] == [alone.at[i, h] for h in HEADS]
 
 
 FIT_AND_PICKLE = """
