@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from pipeline.cleaning.cleaner import INVALID_UTF8, CleanResult
 from pipeline.cleaning.files import keep_apart, partition
-from pipeline.inference import Tagger
+from pipeline.inference import BATCH_SIZE, Tagger
 from pipeline.preflight import check_input, check_output, likely_encoding, sniff_delimiter
 from pipeline.progress import progress as progress_bar
 from pipeline.tables import (
@@ -53,6 +53,7 @@ class ScoreOptions:
     date_col: str = "date"
     score_col: str = "nps"
     chunk_size: int = 2_000
+    batch_size: int = BATCH_SIZE  # texts per encoder call
     sentences: bool = True
     state: Path | None = None
     sep: str | None = None  # CSV delimiter; None: sniffed from the header (, ; or tab)
@@ -112,7 +113,8 @@ def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: 
     Single-sentence comments reuse the comment's labels; the others are tagged sentence by sentence in one
     batch (the cleaner already split them). This is a second encoder pass: pooling each sentence's token
     states out of the comment's own pass agreed with it on 67% of sentence sentiments and 35% of TERMS
-    sets on the bundled sample, because the heads were trained on whole texts (README "Speed")."""
+    sets on the bundled sample, because the heads were trained on whole texts (README "Export for CPU
+    scoring")."""
     spans, texts = [], []
     for i, c in enumerate(cleaned):
         if len(c.sentences) > 1:

@@ -158,6 +158,7 @@ class Evaluation(Section):
 class Score(Section):
     model: str
     chunk_size: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
     max_quarantine_share: float = Unit
     sample_out: str
 

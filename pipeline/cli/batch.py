@@ -92,6 +92,7 @@ def score_cmd(
         date_col=date_col,
         score_col=score_col,
         chunk_size=chunk_size or cfg.chunk_size,
+        batch_size=cfg.batch_size,
         sentences=sentences,
         state=state,
         sep=sep,

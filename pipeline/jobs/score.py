@@ -43,7 +43,12 @@ def run_scoring(
     def score() -> ScoreReport:
         if master is None:
             return score_file(
-                Path(input_path), out, Tagger(bundle, backend=opts.backend), version, opts, progress=progress
+                Path(input_path),
+                out,
+                Tagger(bundle, backend=opts.backend, batch_size=opts.batch_size),
+                version,
+                opts,
+                progress=progress,
             )
         from pipeline.spark.io import spark_session
         from pipeline.spark.score import score_on_spark

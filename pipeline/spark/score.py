@@ -41,9 +41,9 @@ _taggers: dict[
 ] = {}  # per Python worker: one bundle load serves every batch it scores
 
 
-def worker_tagger(bundle: str, backend: str, threads: int) -> Tagger:
+def worker_tagger(bundle: str, backend: str, threads: int, batch_size: int) -> Tagger:
     if (bundle, backend) not in _taggers:
-        _taggers[bundle, backend] = Tagger(bundle, backend=backend, threads=threads)
+        _taggers[bundle, backend] = Tagger(bundle, backend=backend, threads=threads, batch_size=batch_size)
     return _taggers[bundle, backend]
 
 
@@ -125,7 +125,7 @@ def score_batches(
 
         cores = TaskContext.get().cpus()  # spark.task.cpus: no oversubscribed cores
         torch.set_num_threads(cores)
-        tagger = worker_tagger(_local_bundle(bundle), opts.backend, cores)
+        tagger = worker_tagger(_local_bundle(bundle), opts.backend, cores, opts.batch_size)
         for batch in batches:
             batch.index = batch.pop(ROW).to_numpy()
             scored, quarantined = score_chunk(batch, tagger, opts, model_version)
