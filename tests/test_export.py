@@ -52,7 +52,7 @@ def test_the_exported_bundle_tags_like_the_torch_bundle(bundles):
     assert Tagger(trained).embeddings([]).shape == (0, 32)
     record = json.loads((int8 / EXPORT_FILE).read_text())
     assert record["export"]["weights"] == "int8" and record["size_bytes"] == (int8 / ONNX_FILE).stat().st_size
-    assert record["size_bytes"] < (fp32 / ONNX_FILE).stat().st_size  # the real bundle: README "Speed"
+    assert record["size_bytes"] < (fp32 / ONNX_FILE).stat().st_size  # real bundle: README "Export…"
     nodes = {node.name: node.op_type for node in onnx.load(str(int8 / ONNX_FILE)).graph.node}
     ffn_out = "/model/encoder/encoder/layer.{}/output/dense/MatMul"
     assert nodes[ffn_out.format(0)] == "MatMul"  # kept fp32: its input carries outlier activations
