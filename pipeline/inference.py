@@ -131,13 +131,13 @@ class OnnxScorer(TransformerScorer):
         self.session = ort.InferenceSession(
             str(bundle_dir / ONNX_FILE), options, providers=["CPUExecutionProvider"]
         )
-        self.outputs = {output.name for output in self.session.get_outputs()}
+        self.output_names = {output.name for output in self.session.get_outputs()}
         self.bundle_dir = bundle_dir
 
     def _forward(
         self, input_ids: np.ndarray, attention_mask: np.ndarray, names: list[str]
     ) -> dict[str, np.ndarray]:
-        missing = set(names) - self.outputs
+        missing = set(names) - self.output_names
         if missing:
             raise BundleError(f"{self.bundle_dir}: exported without {sorted(missing)}; export it again")
         outputs = self.session.run(names, {"input_ids": input_ids, "attention_mask": attention_mask})

@@ -8,33 +8,44 @@ part-of-speech tags that a blank pipeline lacks: without them it keeps every amb
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import simplemma
 from spacy.language import Language
 from spacy.tokens import Doc
 
+# simplemma writes Bulgarian reflexive verbs with their particle: "казвам-(се)", "представям-(си)"
+_REFLEXIVE = re.compile(r"-\((?:се|си)\)$")
+# distinct Russian word forms whose lemma is remembered (a string each: a few MB)
+PYMORPHY_CACHE = 100_000
+
 
 class SimplemmaLemmatizer:
+    """simplemma's dictionary lemma of each lower-cased word (no context needed)."""
+
     def __init__(self, lang: str) -> None:
         self.lang = lang
 
     def __call__(self, doc: Doc) -> Doc:
         for token in doc:
             lemma = simplemma.lemmatize(token.lower_, lang=self.lang) if token.is_alpha else token.text
-            token.lemma_ = lemma.removesuffix("-(се)")  # simplemma writes reflexive verbs "казвам-(се)"
+            token.lemma_ = _REFLEXIVE.sub("", lemma)
         return doc
 
 
 class PymorphyLemmatizer:
+    """The normal form of pymorphy3's most probable parse of each lower-cased word."""
+
     def __init__(self) -> None:
         import pymorphy3
 
-        self._parse = lru_cache(maxsize=200_000)(pymorphy3.MorphAnalyzer().parse)
+        parse = pymorphy3.MorphAnalyzer().parse
+        self._lemma = lru_cache(maxsize=PYMORPHY_CACHE)(lambda word: parse(word)[0].normal_form)
 
     def __call__(self, doc: Doc) -> Doc:
         for token in doc:
-            token.lemma_ = self._parse(token.lower_)[0].normal_form if token.is_alpha else token.text
+            token.lemma_ = self._lemma(token.lower_) if token.is_alpha else token.text
         return doc
 
 

@@ -36,15 +36,15 @@ WITHIN_PARTITION = (1 << 33) - 1  # monotonically_increasing_id: partition id ab
 SCORED, QUARANTINED = "scored", "quarantined"
 PROBE_TEXT = "The courier was two hours late, but he apologised."  # a comment that always cleans
 
-_taggers: dict[
-    tuple[str, str], Tagger
-] = {}  # per Python worker: one bundle load serves every batch it scores
+# per Python worker: one bundle load serves every batch it scores
+_taggers: dict[tuple[str, str, int, int], Tagger] = {}
 
 
 def worker_tagger(bundle: str, backend: str, threads: int, batch_size: int) -> Tagger:
-    if (bundle, backend) not in _taggers:
-        _taggers[bundle, backend] = Tagger(bundle, backend=backend, threads=threads, batch_size=batch_size)
-    return _taggers[bundle, backend]
+    key = (bundle, backend, threads, batch_size)
+    if key not in _taggers:
+        _taggers[key] = Tagger(bundle, backend=backend, threads=threads, batch_size=batch_size)
+    return _taggers[key]
 
 
 def read_input(spark: SparkSession, path: str, opts: ScoreOptions) -> DataFrame:

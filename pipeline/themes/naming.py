@@ -13,7 +13,7 @@ from itertools import pairwise
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 
-# negation particles that spaCy's stop lists lack ("не" in Bulgarian, "ни" in Russian): they name no theme
+# negation particles name no theme; spaCy's lists lack some ("не" in Bulgarian, "ни" in Russian)
 NEGATIONS = frozenset({"не", "ни", "not", "no"})
 
 
