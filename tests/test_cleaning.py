@@ -67,6 +67,7 @@ def test_sentence_split(cleaner, text, n):
             ["коробка", "звонок", "минута"],
         ),
         ("I called the number twice", "en", ["call", "number"]),
+        ("Представям си колко ще чакам куриера", "bg", ["представям", "чакам", "куриер"]),  # not "-(си)"
     ],
 )
 def test_lemmas_per_language(cleaner, text, lang, expected):

@@ -12,7 +12,7 @@ import pytest
 from pipeline.rollup.tables import RollupOptions, prepare
 from pipeline.themes.build import ThemeOptions, find_themes, memberships, sentence_table
 from pipeline.themes.cluster import cluster
-from pipeline.themes.naming import key_phrases, top_phrases
+from pipeline.themes.naming import content_lemmas, key_phrases, top_phrases
 
 WORDS = ("hold", "callback", "fee", "twice")  # toy sub-issues: a text's vector is the one-hot of its word
 
@@ -52,6 +52,15 @@ def test_names_prefer_what_sets_a_theme_apart_and_skip_words_inside_chosen_phras
     assert names["hold"][0] in {"hold music", "hold", "music"} and "operator" not in names["hold"][:1]
     assert "callback" in " ".join(names["callback"])
     assert not any(p in c.split() for c in names["hold"] for p in names["hold"] if p != c)
+
+
+def test_name_lemmas_keep_content_words_and_drop_negations_and_contraction_stubs():
+    en, ru, bg = content_lemmas(
+        ["The courier won't ring, not once.", "Звонка ни разу не было.", "Не ми се обадиха."],
+        ["en", "ru", "bg"],
+    )
+    assert en == ["courier", "ring"]  # "wo" of "won't" (norm "will") and "not" are gone
+    assert ru == ["звонок", "раз"] and bg == ["обадя"]
 
 
 def test_a_comment_joins_a_cell_through_its_sentences_that_carry_the_label():
