@@ -122,14 +122,13 @@ def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: 
             texts.extend(c.sentences)
     per_sentence = {}
     if texts:
-        # sentences are already clean: the network reads them as they are, the baseline needs their lemmas
-        if tagger.meta.needs_lemmas:
-            parts = tagger.cleaner.batch(texts, lemmas=True)
-        else:
-            parts = [CleanResult(text=text) for text in texts]
+        # sentences are already clean, and a short one is in its comment's language
+        parts = [CleanResult(text=text) for text in texts]
         for i, a, b in spans:
             for part in parts[a:b]:
-                part.lang = cleaned[i].lang  # a short sentence inherits its comment's language
+                part.lang = cleaned[i].lang
+        if tagger.meta.needs_lemmas:  # the baseline reads lemmas
+            tagger.cleaner.annotate(parts, lemmas=True)
         ok = [j for j, part in enumerate(parts) if part.ok]
         tagged = tagger.tag_cleaned([parts[j] for j in ok]).set_index(pd.Index(ok))
         for i, a, b in spans:

@@ -334,13 +334,17 @@ def test_every_run_lands_in_the_configured_experiment(trained):
 
 
 def test_baseline_bundle_scores_files_with_sentence_labels(trained, tmp_path):
+    """The baseline reads each sentence's lemmas, made in the comment's language without cleaning the
+    sentence again: a sentence that is only a masked phone number keeps its labels (cleaned again, it
+    was empty, and the comment lost its sentence labels)."""
     from pipeline.batch import ScoreOptions, score_file
     from pipeline.inference import Tagger
     from pipeline.tables import read_table
 
     _, _, _, baseline, _, _ = trained
     src = tmp_path / "in.jsonl"
-    pd.DataFrame({"id": ["1", "2"], "text": ["Курьер опоздал. Потом нахамил!", "Great, thanks"]}).to_json(
+    texts = ["Курьер опоздал. Потом нахамил! +7 912 345-67-89", "Great, thanks"]
+    pd.DataFrame({"id": ["1", "2"], "text": texts}).to_json(
         src, orient="records", lines=True, force_ascii=False
     )
     score_file(
@@ -348,7 +352,8 @@ def test_baseline_bundle_scores_files_with_sentence_labels(trained, tmp_path):
     )
     out = read_table(tmp_path / "out.jsonl")
     first = json.loads(out.loc[0, "sentences"])
-    assert [s["text"] for s in first] == ["Курьер опоздал.", "Потом нахамил!"]
+    assert [s["text"] for s in first] == ["Курьер опоздал.", "Потом нахамил!", "<PHONE>"]
+    assert all(s["sentiment"] in {"negative", "neutral", "positive"} for s in first)
     assert out["model_version"].tolist() == ["baseline/x", "baseline/x"]
 
 

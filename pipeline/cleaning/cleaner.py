@@ -115,13 +115,19 @@ class Cleaner:
 
     def batch(self, values: Iterable[Any], lemmas: bool = False) -> list[CleanResult]:
         results = [self.prepare(v) for v in values]
-        by_lang: dict[str, list[int]] = defaultdict(list)
-        for i, res in enumerate(results):
-            if res.ok:
-                by_lang[res.lang].append(i)
-        for lang, idx in by_lang.items():
-            self._annotate(lang, [results[i] for i in idx], lemmas)
+        self.annotate(results, lemmas)
         return results
+
+    def annotate(self, results: Sequence[CleanResult], lemmas: bool = False) -> None:
+        """spaCy's part alone (sentences, lemmas) on results already normalised, masked and identified,
+        each in its `lang`: a comment's sentences are lemmatised this way, in their comment's language,
+        because cleaning them again would turn a sentence that is only `<PHONE>` into nothing."""
+        by_lang: dict[str, list[CleanResult]] = defaultdict(list)
+        for res in results:
+            if res.ok:
+                by_lang[res.lang].append(res)
+        for lang, group in by_lang.items():
+            self._annotate(lang, group, lemmas)
 
     def _annotate(self, lang: str, results: Sequence[CleanResult], lemmas: bool) -> None:
         nlp = get_nlp(lang, lemmas)
