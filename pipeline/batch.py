@@ -115,18 +115,14 @@ def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: 
     states out of the comment's own pass agreed with it on 67% of sentence sentiments and 35% of TERMS
     sets on the bundled sample, because the heads were trained on whole texts (README "Export for CPU
     scoring")."""
-    spans, texts = [], []
+    spans, parts = [], []
     for i, c in enumerate(cleaned):
         if len(c.sentences) > 1:
-            spans.append((i, len(texts), len(texts) + len(c.sentences)))
-            texts.extend(c.sentences)
+            spans.append((i, len(parts), len(parts) + len(c.sentences)))
+            # already clean, and a short sentence is in its comment's language
+            parts.extend(CleanResult(text=sentence, lang=c.lang) for sentence in c.sentences)
     per_sentence = {}
-    if texts:
-        # sentences are already clean, and a short one is in its comment's language
-        parts = [CleanResult(text=text) for text in texts]
-        for i, a, b in spans:
-            for part in parts[a:b]:
-                part.lang = cleaned[i].lang
+    if parts:
         if tagger.meta.needs_lemmas:  # the baseline reads lemmas
             tagger.cleaner.annotate(parts, lemmas=True)
         ok = [j for j, part in enumerate(parts) if part.ok]
@@ -135,7 +131,7 @@ def _sentence_labels(tagger: Tagger, cleaned: list[CleanResult], comment_level: 
             if all(j in tagged.index for j in range(a, b)):
                 per_sentence[i] = [
                     {
-                        "text": texts[j],
+                        "text": parts[j].text,
                         "sentiment": tagged.at[j, "sentiment"],
                         "terms": tagged.at[j, "terms"],
                         "forces": tagged.at[j, "forces"],
