@@ -63,6 +63,15 @@ def test_name_lemmas_keep_content_words_and_drop_negations_and_contraction_stubs
     assert ru == ["звонок", "раз"] and bg == ["обадя"]
 
 
+def test_name_lemmas_keep_the_words_of_a_problem_that_general_stop_lists_drop():
+    en, ru, bg = content_lemmas(
+        ["They never called me back.", "Ждал долго, два часа.", "Изтеглиха ми парите два пъти."],
+        ["en", "ru", "bg"],
+    )
+    assert {"call", "back"} <= set(en) and "долго" in ru and {"два", "път"} <= set(bg)
+    assert "they" not in en and "me" not in en and "ми" not in bg  # pronouns stay stop words
+
+
 def test_a_comment_joins_a_cell_through_its_sentences_that_carry_the_label():
     frame = scored([("a", "delivery", "time;risk", "negative", "Fast courier. The box was crushed.")])
     frame["sentences"] = json.dumps(

@@ -16,6 +16,28 @@ from sklearn.feature_extraction.text import CountVectorizer
 # negation particles name no theme; spaCy's lists lack some ("не" in Bulgarian, "ни" in Russian)
 NEGATIONS = frozenset({"не", "ни", "not", "no"})
 
+# spaCy's stop lists are made for general text and hold words that name a customer's problem: numbers and
+# counts ("charged two times", "два пъти"), time ("hours", "tomorrow", "долго"), "call back", evaluative
+# words ("лош", "хуже"). Each list was read through once, by hand, and its numerals, time words, nouns,
+# content verbs and evaluative words kept here as content; pronouns, particles, conjunctions and
+# prepositions ("another", "друг", "другой" among them) stay stop words.
+# fmt: off
+CONTENT_WORDS = {
+    "en": frozenset({"call", "back", "two", "three", "four", "five", "six", "eight", "nine", "ten",
+        "eleven", "twelve", "fifteen", "twenty", "forty", "fifty", "sixty", "hundred", "first", "third",
+        "last", "amount", "bottom", "empty", "front", "full", "top", "side", "part", "name", "move",
+        "show", "serious"}),
+    "ru": frozenset({"один", "одна", "оба", "долго", "давно", "недавно", "рано", "ранее", "позже", "скоро",
+        "часто", "хорошо", "хуже", "дополнительно", "далеко", "близко", "низко", "назад", "снова", "опять",
+        "сразу"}),
+    "bg": frozenset({"два", "двама", "две", "три", "пъти", "веднъж", "време", "година", "години",
+        "годишен", "ден", "дни", "месец", "часа", "днес", "утре", "скоро", "наскоро", "ужасно", "лош",
+        "добър", "добра", "добро", "добре", "евтин", "нов", "нова", "нови", "новина", "глас", "екип",
+        "живот", "смях", "съжалявам", "харесва", "харесали", "търси", "кратък", "лесен", "лесно", "далеч",
+        "път", "обратно", "отново", "напоследък"}),
+}
+# fmt: on
+
 
 def key_phrases(sentences: Iterable[list[str]]) -> list[str]:
     """Unigrams and bigrams of content lemmas, sentence by sentence (a phrase never spans two)."""
@@ -54,8 +76,9 @@ def top_phrases(classes: dict[Hashable, list[str]], top: int) -> dict[Hashable, 
 
 
 def content_lemmas(texts: list[str], langs: list[str]) -> list[list[str]]:
-    """Lower-case lemmas of the words of each text that are not stop words (spaCy's list for its language,
-    checked on the word, its norm - "wo" of "won't" is "will" - and its lemma) or negations; a language
+    """Lower-case lemmas of the words of each text that are not stop words (spaCy's list for its language
+    less `CONTENT_WORDS`, checked on the word, its norm - "wo" of "won't" is "will" - and its lemma) or
+    negations; a language
     other than ru/bg/en is lemmatised as none."""
     from pipeline.cleaning.nlp import get_nlp
 
@@ -67,7 +90,7 @@ def content_lemmas(texts: list[str], langs: list[str]) -> list[list[str]]:
         if lang not in {"ru", "bg", "en"}:
             continue
         nlp = get_nlp(lang, lemmas=True)
-        stop = nlp.Defaults.stop_words | NEGATIONS
+        stop = (nlp.Defaults.stop_words - CONTENT_WORDS[lang]) | NEGATIONS
         for i, doc in zip(rows, nlp.pipe(texts[i] for i in rows), strict=True):
             out[i] = [
                 t.lemma_.lower()
