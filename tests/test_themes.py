@@ -152,4 +152,4 @@ def test_the_check_set_sub_issues_are_recovered_by_the_offline_encoder(converted
     assert result["ari"] >= 0.6 and result["ari"] > result["cell_only_ari"] + 0.1
     assert result["within_cell_ari"] > 0.4  # the clustering itself, beyond what the cells separate
     named = [v[lang] for v in result["names"].values() for lang in ("en", "ru", "bg")]
-    assert sum(named) / len(named) >= 0.6, result["names"]
+    assert sum(named) >= 29, result["names"]  # 29 of 39 (README "Themes"); 27 before the stop-list fix
