@@ -27,7 +27,8 @@ import pyarrow.parquet as pq
 
 from pipeline.cleaning.cleaner import INVALID_UTF8, CleanResult
 from pipeline.cleaning.files import keep_apart, partition
-from pipeline.inference import BATCH_SIZE, Tagger
+from pipeline.inference import BATCH_TOKENS, Tagger
+from pipeline.precision import Precision
 from pipeline.preflight import check_input, check_output, likely_encoding, sniff_delimiter
 from pipeline.progress import progress as progress_bar
 from pipeline.tables import (
@@ -53,12 +54,13 @@ class ScoreOptions:
     date_col: str = "date"
     score_col: str = "nps"
     chunk_size: int = 2_000
-    batch_size: int = BATCH_SIZE  # texts per encoder call
+    batch_tokens: int = BATCH_TOKENS  # padded tokens per encoder call
+    precision: Precision = "auto"  # torch backend: bf16 where the CPU has native bf16, else fp32
     sentences: bool = True
     state: Path | None = None
     sep: str | None = None  # CSV delimiter; None: sniffed from the header (, ; or tab)
     encoding: str | None = None  # of a text input; None: UTF-8 (checked before the model loads)
-    backend: str = "auto"  # torch | onnx | auto: an exported bundle's ONNX graph, else torch
+    backend: str = "auto"  # torch | onnx | auto: torch where it runs in bf16, else an export's ONNX graph
 
 
 @dataclass

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.precision import Precision
+
 Unit = Field(ge=0.0, le=1.0)
 
 
@@ -96,7 +98,7 @@ class Train(Section):
     length_group_factor: int = Field(ge=1)
     threshold_grid: tuple[float, float, float]
     num_threads: int = Field(ge=1)
-    precision: Literal["auto", "bf16", "fp32"]
+    precision: Precision
 
 
 class Real(Section):
@@ -158,7 +160,8 @@ class Evaluation(Section):
 class Score(Section):
     model: str
     chunk_size: int = Field(ge=1)
-    batch_size: int = Field(ge=1)
+    batch_tokens: int = Field(ge=1)
+    precision: Precision
     max_quarantine_share: float = Unit
     sample_out: str
 

@@ -9,7 +9,7 @@ from typing import Any
 import mlflow
 
 from pipeline.batch import ScoreOptions, ScoreReport, score_file
-from pipeline.inference import Tagger
+from pipeline.inference import Tagger, preferred_backend
 from pipeline.jobs.inputs import tables_sha256
 from pipeline.preflight import check_input, check_output
 from pipeline.registry import resolve_model
@@ -38,14 +38,17 @@ def run_scoring(
         check_output(out)
     elif master.startswith("local") and not out.is_dir():  # Spark (over)writes a folder of Parquet parts
         check_output(out, extensions=(".parquet",))  # on a cluster, paths are on the cluster's file system
-    bundle, version = resolve_model(model_ref, tracking, opts.backend)
+    bundle, version = resolve_model(model_ref, tracking, preferred_backend(opts.backend, opts.precision))
 
     def score() -> ScoreReport:
         if master is None:
+            tagger = Tagger(
+                bundle, backend=opts.backend, batch_tokens=opts.batch_tokens, precision=opts.precision
+            )
             return score_file(
                 Path(input_path),
                 out,
-                Tagger(bundle, backend=opts.backend, batch_size=opts.batch_size),
+                tagger,
                 version,
                 opts,
                 progress=progress,
@@ -81,6 +84,8 @@ def run_scoring(
                 "encoding": opts.encoding or "utf-8",
                 "engine": f"spark {master}" if master else "local",
                 "backend": opts.backend,
+                "precision": opts.precision,
+                "batch_tokens": opts.batch_tokens,
             }
         )
         report = score()

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipeline.batch import ScoreOptions, ScoreReport, load_state, require_state_ids, save_state, score_chunk
 from pipeline.inference import Tagger
+from pipeline.precision import Precision
 from pipeline.spark.io import read_frame
 from pipeline.tables import TableError, quarantine_path
 
@@ -37,13 +38,16 @@ SCORED, QUARANTINED = "scored", "quarantined"
 PROBE_TEXT = "The courier was two hours late, but he apologised."  # a comment that always cleans
 
 # per Python worker: one bundle load serves every batch it scores
-_taggers: dict[tuple[str, str, int, int], Tagger] = {}
+_taggers: dict[tuple[str, str, int, int, str], Tagger] = {}
 
 
-def worker_tagger(bundle: str, backend: str, threads: int, batch_size: int) -> Tagger:
-    key = (bundle, backend, threads, batch_size)
+def worker_tagger(bundle: str, backend: str, threads: int, batch_tokens: int, precision: Precision) -> Tagger:
+    """`precision` auto is decided on the executor's own CPU (bf16 where it has native bf16)."""
+    key = (bundle, backend, threads, batch_tokens, precision)
     if key not in _taggers:
-        _taggers[key] = Tagger(bundle, backend=backend, threads=threads, batch_size=batch_size)
+        _taggers[key] = Tagger(
+            bundle, backend=backend, threads=threads, batch_tokens=batch_tokens, precision=precision
+        )
     return _taggers[key]
 
 
@@ -125,7 +129,7 @@ def score_batches(
 
         cores = TaskContext.get().cpus()  # spark.task.cpus: no oversubscribed cores
         torch.set_num_threads(cores)
-        tagger = worker_tagger(_local_bundle(bundle), opts.backend, cores, opts.batch_size)
+        tagger = worker_tagger(_local_bundle(bundle), opts.backend, cores, opts.batch_tokens, opts.precision)
         for batch in batches:
             batch.index = batch.pop(ROW).to_numpy()
             scored, quarantined = score_chunk(batch, tagger, opts, model_version)
