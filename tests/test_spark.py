@@ -63,7 +63,7 @@ def scored_both(spark, bundle, source, tmp_path_factory):
     from pipeline.spark.score import score_on_spark
 
     out = tmp_path_factory.mktemp("scored")
-    opts = ScoreOptions(chunk_size=300)
+    opts = ScoreOptions(chunk_size=300, precision="fp32")  # the engines agree; bf16: tests/test_export.py
     local = score_file(source, out / "local.parquet", Tagger(bundle), "tiny/0", opts, progress=False)
     remote = score_on_spark(spark, str(source), out / "spark.parquet", bundle, "tiny/0", opts)
     return local, remote, out
