@@ -128,6 +128,10 @@ def test_cx_export_and_cx_score_with_the_onnx_backend(bundles, tmp_path, params,
     assert len(pd.read_csv(tmp_path / "out.csv")) == 2
     refused = CliRunner().invoke(app, [*args, "--model", str(trained), "--backend", "onnx"])
     assert refused.exit_code == 3 and "cx export" in refused.output
+    unknown = CliRunner().invoke(app, [*args, "--model", str(trained), "--precision", "fp16"])
+    assert unknown.exit_code == 2 and "use one of auto, bf16, fp32" in unknown.output
+    fp32 = CliRunner().invoke(app, [*args, "--model", str(trained), "--precision", "fp32"])
+    assert fp32.exit_code == 0, fp32.output
     wrong = CliRunner().invoke(app, ["export", str(tmp_path / "int8"), "--out", str(tmp_path / "again")])
     assert wrong.exit_code == 2 and "only a trained transformer bundle" in wrong.output
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import get_args
 
 import typer
 
 from pipeline.cli._util import app, console, fail
 from pipeline.config import load_params
+from pipeline.precision import Precision
 
 
 def check_engine(engine: str) -> None:
@@ -61,7 +63,14 @@ def score_cmd(
         "local[*]", help="Spark master for --engine spark: local[4], yarn, spark://host:7077"
     ),
     backend: str = typer.Option(
-        "auto", help="torch, onnx, or auto: the ONNX graph of an exported bundle (`cx export`), else torch"
+        "auto",
+        help="torch, onnx, or auto: torch where it runs in bf16 (see --precision), else the ONNX graph of an "
+        "exported bundle (`cx export`), else torch",
+    ),
+    precision: str = typer.Option(
+        None,
+        help="torch backend's matrix products: auto = bf16 where the CPU has native bf16 (AMX / AVX-512 "
+        "BF16), else fp32 (default: params score.precision)",
     ),
     max_quarantine_share: float = typer.Option(
         None, help="fail (exit 1) when more rows than this share are quarantined (default: params score)"
@@ -83,6 +92,8 @@ def score_cmd(
     from pipeline.tables import TableError
 
     check_engine(engine)
+    if precision not in (None, *get_args(Precision)):
+        fail(f"--precision {precision}: use one of {', '.join(get_args(Precision))}")
     params = load_params()
     cfg = params.score
     opts = ScoreOptions(
@@ -93,7 +104,7 @@ def score_cmd(
         score_col=score_col,
         chunk_size=chunk_size or cfg.chunk_size,
         batch_tokens=cfg.batch_tokens,
-        precision=cfg.precision,
+        precision=precision or cfg.precision,
         sentences=sentences,
         state=state,
         sep=sep,
