@@ -59,8 +59,8 @@ def flat(rows: list[dict], column: str, what: str) -> bool:
 
 
 def score_table(spark, model: str, sizes: list[int], master: str, folder: Path) -> list[dict]:
-    opts = ScoreOptions()
-    tagger = Tagger(model)
+    opts = ScoreOptions()  # params' defaults; the local engine's tagger computes as the executors do
+    tagger = Tagger(model, batch_tokens=opts.batch_tokens, precision=opts.precision)
     sample = pd.read_csv(ROOT / "data" / "sample" / "verbatims.csv", dtype=str)
     warm = repeated(sample, 200, folder / "warm-up.parquet")  # untimed: JVM, Python workers, model loads
     score_on_spark(spark, str(warm), folder / "warm-up-out.parquet", Path(model), "bench", opts)

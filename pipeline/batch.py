@@ -60,7 +60,7 @@ class ScoreOptions:
     state: Path | None = None
     sep: str | None = None  # CSV delimiter; None: sniffed from the header (, ; or tab)
     encoding: str | None = None  # of a text input; None: UTF-8 (checked before the model loads)
-    backend: str = "auto"  # torch | onnx | auto: torch where it runs in bf16, else an export's ONNX graph
+    backend: str = "auto"  # torch | onnx | auto: what the bundle holds (`cx score --backend`)
 
 
 @dataclass

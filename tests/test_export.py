@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.bundle import EXPORT_FILE, HEADS_FILE, ONNX_FILE, BundleError
-from pipeline.inference import OnnxScorer, Tagger, TransformerScorer, preferred_backend, token_batches
+from pipeline.inference import OnnxScorer, Tagger, TransformerScorer
 from tests.tiny import build_tiny_bundle, sentences
 
 pytest.importorskip("onnxruntime", reason="the ONNX backend is an optional extra: pip install -e '.[onnx]'")
@@ -69,42 +69,6 @@ def test_backends_pick_and_refuse_with_a_reason(bundles):
         Tagger(int8, backend="torch")
     with pytest.raises(BundleError, match="use one of"):
         Tagger(trained, backend="tensorrt")
-
-
-def test_bf16_scoring_stays_close_to_fp32_and_auto_prefers_it_only_where_the_cpu_has_bf16(
-    bundles, monkeypatch
-):
-    """fp32 unless asked (what `cx evaluate` reports); `cx score`'s `precision: auto` is bf16 on a CPU with
-    native bf16, where the registry's `auto` then resolves to the torch weights instead of the int8 export.
-    Label agreement on the trained model: benchmarks/throughput.py."""
-    import pipeline.precision
-
-    trained, _, _ = bundles
-    texts = [text for _, text in sentences()] * 2
-    reference = Tagger(trained).probabilities(texts)
-    assert not Tagger(trained).scorer.bf16 and Tagger(trained, precision="bf16").scorer.bf16
-    moved = {
-        head: abs(probs - reference[head]).max()
-        for head, probs in Tagger(trained, precision="bf16").probabilities(texts).items()
-    }
-    assert max(moved.values()) < 0.02 and max(moved.values()) > 0, moved  # it did run in bf16
-    monkeypatch.setattr(pipeline.precision, "native_bf16", lambda: True)
-    assert preferred_backend("auto", "auto") == "torch" and preferred_backend("onnx", "auto") == "onnx"
-    assert preferred_backend("auto", "fp32") == "auto" and Tagger(trained, precision="auto").scorer.bf16
-    monkeypatch.setattr(pipeline.precision, "native_bf16", lambda: False)
-    assert preferred_backend("auto", "auto") == "auto" and not Tagger(trained, precision="auto").scorer.bf16
-
-
-def test_batches_hold_a_token_budget_and_never_change_a_text_s_result(bundles):
-    lengths = [5, 300, 40, 40, 12, 7, 200]
-    batches = [list(b) for b in token_batches(lengths, 100)]
-    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
-    assert all(len(b) == 1 or max(lengths[i] for i in b) * len(b) <= 100 for b in batches)
-    assert [1] in batches and [6] in batches  # longer than the budget: a batch of its own
-    texts = [text for _, text in sentences()] * 3
-    one_by_one = Tagger(bundles[0], batch_tokens=1).probabilities(texts)
-    for head, probs in Tagger(bundles[0], batch_tokens=100_000).probabilities(texts).items():
-        assert abs(probs - one_by_one[head]).max() < 1e-5, head
 
 
 def test_cx_export_and_cx_score_with_the_onnx_backend(bundles, tmp_path, params, monkeypatch):
@@ -170,6 +134,10 @@ def test_the_export_is_logged_and_the_registry_scores_it_by_default(bundles, tmp
     exported, label = resolve_model(ref, local.tracking)
     assert (exported / ONNX_FILE).is_file() and label == f"{local.model.name}/{version}"
     assert isinstance(Tagger(exported).scorer, OnnxScorer)
+    from pipeline.batch import ScoreOptions
+    from pipeline.jobs.score import arithmetic
+
+    assert arithmetic(exported, ScoreOptions()) == "onnx"
     torch_bundle, _ = resolve_model(ref, local.tracking, backend="torch")
     assert (torch_bundle / HEADS_FILE).is_file() and not (torch_bundle / ONNX_FILE).exists()
     run = mlflow.search_runs(filter_string="tags.stage = 'export'", output_format="list")[0]

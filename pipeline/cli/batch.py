@@ -64,8 +64,9 @@ def score_cmd(
     ),
     backend: str = typer.Option(
         "auto",
-        help="torch, onnx, or auto: torch where it runs in bf16 (see --precision), else the ONNX graph of an "
-        "exported bundle (`cx export`), else torch",
+        help="torch, onnx, or auto: a bundle folder runs what it holds (an exported bundle's ONNX graph, "
+        "else torch); a models:/ URI resolves to the torch weights where they run in bf16 (see --precision), "
+        "else to the version's export where it has one",
     ),
     precision: str = typer.Option(
         None,

@@ -54,7 +54,7 @@ def label_export_cmd(
     from pipeline.annotation.loop import FORMATS, ExportOptions, export_tasks
     from pipeline.annotation.select import STRATEGIES
     from pipeline.bundle import BundleError
-    from pipeline.inference import Tagger
+    from pipeline.inference import Tagger, preferred_backend
     from pipeline.preflight import check_input, check_output
     from pipeline.registry import ModelNotFound, resolve_model
     from pipeline.tables import TableError
@@ -84,7 +84,10 @@ def label_export_cmd(
     try:
         check_input(input_path, encoding)  # before the model loads
         check_output(out, extensions=(".json", ".csv"))
-        bundle, version = resolve_model(model or params.score.model, params.tracking)
+        # the backend and precision `cx score` uses, so that a scored file and fresh scoring pick alike
+        backend = preferred_backend("auto", params.score.precision)
+        bundle, version = resolve_model(model or params.score.model, params.tracking, backend)
+        tagger = Tagger(bundle, batch_tokens=params.score.batch_tokens, precision=params.score.precision)
         baseline = None
         if strategy == "disagree":
             path = Path(params.baseline.out_dir)
@@ -93,7 +96,7 @@ def label_export_cmd(
                     f"--strategy disagree needs the baseline: {path} not found (cx train --model baseline)", 3
                 )
             baseline = Tagger(path)
-        report = export_tasks(input_path, out, Tagger(bundle), version, opts, baseline, log=console.print)
+        report = export_tasks(input_path, out, tagger, version, opts, baseline, log=console.print)
     except TableError as exc:
         fail(str(exc))
     except (ModelNotFound, BundleError) as exc:

@@ -23,18 +23,20 @@ NEGATIONS = frozenset({"не", "ни", "not", "no"})
 # prepositions ("another", "друг", "другой" among them) stay stop words.
 # fmt: off
 CONTENT_WORDS = {
-    "en": frozenset({"call", "back", "two", "three", "four", "five", "six", "eight", "nine", "ten",
-        "eleven", "twelve", "fifteen", "twenty", "forty", "fifty", "sixty", "hundred", "first", "third",
-        "last", "amount", "bottom", "empty", "front", "full", "top", "side", "part", "name", "move",
-        "show", "serious"}),
-    "ru": frozenset({"один", "одна", "оба", "долго", "давно", "недавно", "рано", "ранее", "позже", "скоро",
+    "en": frozenset({"call", "back", "again", "two", "three", "four", "five", "six", "eight", "nine",
+        "ten", "eleven", "twelve", "fifteen", "twenty", "forty", "fifty", "sixty", "hundred", "first",
+        "third", "last", "amount", "bottom", "empty", "front", "full", "top", "side", "part", "name",
+        "move", "show", "serious"}),
+    "ru": frozenset({"долго", "давно", "недавно", "рано", "ранее", "раньше", "позже", "скоро",
         "часто", "хорошо", "хуже", "дополнительно", "далеко", "близко", "низко", "назад", "снова", "опять",
         "сразу"}),
-    "bg": frozenset({"два", "двама", "две", "три", "пъти", "веднъж", "време", "година", "години",
-        "годишен", "ден", "дни", "месец", "часа", "днес", "утре", "скоро", "наскоро", "ужасно", "лош",
-        "добър", "добра", "добро", "добре", "евтин", "нов", "нова", "нови", "новина", "глас", "екип",
-        "живот", "смях", "съжалявам", "харесва", "харесали", "търси", "кратък", "лесен", "лесно", "далеч",
-        "път", "обратно", "отново", "напоследък"}),
+    "bg": frozenset({"два", "двама", "две", "три", "пъти", "веднъж", "хиляди", "първи", "първо", "първата",
+        "втори", "трета", "последен", "последно", "време", "година", "години", "годишен", "ден", "дни",
+        "месец", "часа", "днес", "утре", "скоро", "наскоро", "често", "ужасно", "лош", "добър", "добра",
+        "добро", "добре", "евтин", "нов", "нова", "нови", "новина", "сериозно", "мокър", "мек", "кратък",
+        "лесен", "лесно", "далеч", "глас", "екип", "живот", "смях", "юмрук", "съжалявам", "харесва",
+        "харесали", "търси", "забавям", "летя", "летим", "летиш", "опитах", "опитвам", "опитва", "път",
+        "обратно", "отново", "напоследък"}),
 }
 # fmt: on
 
@@ -78,8 +80,7 @@ def top_phrases(classes: dict[Hashable, list[str]], top: int) -> dict[Hashable, 
 def content_lemmas(texts: list[str], langs: list[str]) -> list[list[str]]:
     """Lower-case lemmas of the words of each text that are not stop words (spaCy's list for its language
     less `CONTENT_WORDS`, checked on the word, its norm - "wo" of "won't" is "will" - and its lemma) or
-    negations; a language
-    other than ru/bg/en is lemmatised as none."""
+    negations; a language other than ru/bg/en is lemmatised as none."""
     from pipeline.cleaning.nlp import get_nlp
 
     out: list[list[str]] = [[] for _ in texts]
