@@ -89,6 +89,10 @@ def test_cx_export_and_cx_score_with_the_onnx_backend(bundles, tmp_path, params,
     args = ["score", str(tmp_path / "in.csv"), "--out", str(tmp_path / "out.csv"), "--no-tracking"]
     scored = CliRunner().invoke(app, [*args, "--model", str(tmp_path / "int8")])
     assert scored.exit_code == 0, scored.output
+    noted = CliRunner().invoke(
+        app, [*args, "--model", str(tmp_path / "int8"), "--backend", "onnx", "--precision", "bf16"]
+    )
+    assert noted.exit_code == 0 and "applies to the torch backend" in noted.output
     assert len(pd.read_csv(tmp_path / "out.csv")) == 2
     refused = CliRunner().invoke(app, [*args, "--model", str(trained), "--backend", "onnx"])
     assert refused.exit_code == 3 and "cx export" in refused.output

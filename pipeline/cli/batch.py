@@ -95,6 +95,10 @@ def score_cmd(
     check_engine(engine)
     if precision not in (None, *get_args(Precision)):
         fail(f"--precision {precision}: use one of {', '.join(get_args(Precision))}")
+    if precision and backend == "onnx":
+        console.print(
+            f"[yellow]note:[/] --precision {precision} applies to the torch backend; onnx runs the export"
+        )
     params = load_params()
     cfg = params.score
     opts = ScoreOptions(
