@@ -60,6 +60,10 @@ class TransformerScorer:
         self.batch_tokens = batch_tokens
         self.bf16 = uses_bf16(precision)
         self.tokenizer = AutoTokenizer.from_pretrained(bundle_dir / ENCODER_DIR)
+        if self.tokenizer.pad_token_id is None:  # batches are padded by hand (`_batched`)
+            raise BundleError(
+                f"{bundle_dir / ENCODER_DIR}: the tokenizer has no pad token; set one and save it"
+            )
         config = json.loads((bundle_dir / ENCODER_DIR / "config.json").read_text(encoding="utf-8"))
         self.hidden = int(config["hidden_size"])
         self._load(bundle_dir)

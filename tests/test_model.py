@@ -21,7 +21,14 @@ from pipeline.metrics import expected_calibration_error
 from pipeline.settings import with_changes
 from tests.tiny import build_tiny_encoder, tiny_frames, tiny_params
 from training.calibration import fit_temperature, tune_thresholds
-from training.train import MultiTaskLoss, autocast_dtype, epoch_rows, length_grouped_batches
+from training.train import (
+    MultiTaskLoss,
+    autocast_dtype,
+    consistency_loss,
+    epoch_rows,
+    length_grouped_batches,
+    noisy_twins,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -148,6 +155,31 @@ def test_each_epoch_shows_every_labelled_row_and_its_own_block_of_public_rows():
     assert epoch_rows(np.array([-1, -1]), 3) == [0, 1]
     batches = length_grouped_batches([5] * 8, 2, 2, random.Random(0), epoch_rows(blocks, 3))
     assert sorted(i for b in batches for i in b) == [0, 3, 4, 7]
+
+
+def test_consistency_loss_is_zero_for_the_same_reading_and_pulls_only_the_noisy_twin():
+    torch.manual_seed(0)
+    clean = {h: torch.randn(4, len(labels), requires_grad=True) for h, labels in HEADS.items()}
+    same = {h: v.detach().clone().requires_grad_() for h, v in clean.items()}
+    assert float(consistency_loss(clean, same)) == pytest.approx(0.0, abs=1e-6)
+    noisy = {h: (v.detach() + torch.randn_like(v)).requires_grad_() for h, v in clean.items()}
+    loss = consistency_loss(clean, noisy)
+    loss.backward()
+    assert float(loss) > 0.01
+    assert all(clean[h].grad is None for h in HEADS)  # the clean reading is the target, held fixed
+    assert all(float(noisy[h].grad.abs().sum()) > 0 for h in HEADS)
+
+
+def test_noisy_twins_come_only_from_labelled_rows_and_only_when_switched_on():
+    import random
+
+    texts = [f"Ждал оператора {i} минут, связь оборвалась." for i in range(10)]
+    eligible = np.array([True, False] * 5)
+    idx = [0, 1, 2, 3, 4, 5]
+    assert noisy_twins(texts, idx, eligible, 0.0, random.Random(0)) == ([], [])
+    picked, twins = noisy_twins(texts, idx, eligible, 1.0, random.Random(0))
+    assert picked == [0, 2, 4] and len(twins) == 3
+    assert any(twin != texts[i] for twin, i in zip(twins, picked, strict=True))
 
 
 def test_bf16_only_where_asked_or_where_the_cpu_has_it(monkeypatch):
