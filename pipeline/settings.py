@@ -190,6 +190,7 @@ class Themes(Section):
     ward_threshold: float = Field(gt=0)
     min_comments: int = Field(ge=2)
     name_terms: int = Field(ge=1)
+    name_candidates: int = Field(ge=0)
     quotes: int = Field(ge=0)
     alpha: float = Unit
 

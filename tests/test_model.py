@@ -28,6 +28,7 @@ from training.train import (
     epoch_rows,
     length_grouped_batches,
     noisy_twins,
+    with_twins,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -180,6 +181,25 @@ def test_noisy_twins_come_only_from_labelled_rows_and_only_when_switched_on():
     picked, twins = noisy_twins(texts, idx, eligible, 1.0, random.Random(0))
     assert picked == [0, 2, 4] and len(twins) == 3
     assert any(twin != texts[i] for twin, i in zip(twins, picked, strict=True))
+
+
+def test_twins_join_the_batch_without_changing_its_rows(tiny_encoder):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
+    batch = tokenizer(["короткий текст", "a somewhat longer text here"], padding=True, return_tensors="pt")
+    assert with_twins(batch, [], tokenizer, "", 32)[0] is batch["input_ids"]
+    ids, mask = with_twins(
+        batch, ["a much longer noisy twin text than any row of the batch"], tokenizer, "", 32
+    )
+    width = batch["input_ids"].shape[1]
+    assert ids.shape[0] == 3 and ids.shape[1] > width
+    assert torch.equal(ids[:2, :width], batch["input_ids"]) and torch.equal(
+        mask[:2, :width], batch["attention_mask"]
+    )
+    assert int(mask[:2, width:].sum()) == 0 and bool((ids[:2, width:] == tokenizer.pad_token_id).all())
+    twin = tokenizer("a much longer noisy twin text than any row of the batch")["input_ids"]
+    assert ids[2, : len(twin)].tolist() == twin and int(mask[2].sum()) == len(twin)
 
 
 def test_bf16_only_where_asked_or_where_the_cpu_has_it(monkeypatch):

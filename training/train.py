@@ -150,6 +150,27 @@ def noisy_twins(
     return picked, [perturb(texts[idx[pos]], rng) for pos in picked]
 
 
+def with_twins(
+    batch: dict[str, torch.Tensor], twins: list[str], tokenizer, prefix: str, max_length: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch's input with the noisy twins appended as extra rows (one forward pass for both: on this
+    CPU a second, smaller pass costs more than its share of the tokens)."""
+    if not twins:
+        return batch["input_ids"], batch["attention_mask"]
+    encoded = tokenizer([prefix + t for t in twins], truncation=True, max_length=max_length)["input_ids"]
+    width = max(batch["input_ids"].shape[1], *map(len, encoded))
+    ids = torch.full((len(batch["input_ids"]) + len(twins), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    ids[: len(batch["input_ids"]), : batch["input_ids"].shape[1]] = batch["input_ids"]
+    mask[: len(batch["input_ids"]), : batch["input_ids"].shape[1]] = batch["attention_mask"]
+    for row, twin in enumerate(
+        encoded, start=len(batch["input_ids"])
+    ):  # right padding, as the tokenizer pads
+        ids[row, : len(twin)] = torch.tensor(twin)
+        mask[row, : len(twin)] = 1
+    return ids, mask
+
+
 class MultiTaskLoss(nn.Module):
     """Weighted sum of per-head losses; each head only sees the rows that carry its labels."""
 
@@ -321,22 +342,15 @@ def fit_transformer(
         batches = length_grouped_batches(lengths, cfg.batch_size, cfg.length_group_factor, rng, shown[epoch])
         for idx in batches:
             batch = collate(train_ds, idx, tokenizer)
-            with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-                logits = model(batch["input_ids"], batch["attention_mask"]).as_dict()
-            loss, _ = loss_fn({head: value.float() for head, value in logits.items()}, batch)
             picked, twins = noisy_twins(texts, idx, eligible, cfg.consistency_share, twin_rng)
+            input_ids, attention_mask = with_twins(batch, twins, tokenizer, mcfg.prefix, mcfg.max_length)
+            with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                logits = model(input_ids, attention_mask).as_dict()
+            rows = len(idx)
+            loss, _ = loss_fn({head: value[:rows].float() for head, value in logits.items()}, batch)
             if twins:
-                enc = tokenizer(
-                    [mcfg.prefix + t for t in twins],
-                    truncation=True,
-                    max_length=mcfg.max_length,
-                    padding=True,
-                    return_tensors="pt",
-                )
-                with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-                    noisy = model(enc["input_ids"], enc["attention_mask"]).as_dict()
                 clean = {head: value[picked].float() for head, value in logits.items()}
-                noisy = {head: value.float() for head, value in noisy.items()}
+                noisy = {head: value[rows:].float() for head, value in logits.items()}
                 loss = loss + cfg.consistency_weight * consistency_loss(clean, noisy)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -30,6 +30,7 @@ def theme_options(params: Params, by_month: bool) -> ThemeOptions:
         ward_threshold=cfg.ward_threshold,
         min_comments=cfg.min_comments,
         name_terms=cfg.name_terms,
+        name_candidates=cfg.name_candidates,
         quotes=cfg.quotes,
         min_n=params.rollup.min_n,
         alpha=cfg.alpha,

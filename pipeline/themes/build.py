@@ -21,7 +21,7 @@ from pipeline.dataset.corpus.contract import parse_list
 from pipeline.rollup.tables import DIMENSIONS, nps, wilson
 from pipeline.themes.cluster import cluster
 from pipeline.themes.naming import key_phrases, top_phrases
-from pipeline.themes.vectors import center_by_language, normalise
+from pipeline.themes.vectors import center_by_language, language_means, normalise
 
 POLAR = ("negative", "positive")
 THEME_KEYS = ["dimension", "touchpoint", "label", "theme"]
@@ -32,6 +32,9 @@ class ThemeOptions:
     ward_threshold: float = 2.0
     min_comments: int = 6  # a cell with fewer comments is one theme
     name_terms: int = 4
+    name_candidates: int = (
+        0  # c-TF-IDF phrases reordered by nearness to the theme's centre (0: plain c-TF-IDF)
+    )
     quotes: int = 3
     min_n: int = 10  # below this many comments a theme is marked uncertain
     alpha: float = 0.05
@@ -91,12 +94,12 @@ def find_themes(
     used = sorted({s for chosen in members["sentences"] for s in chosen})
     progress(f"{len(members)} comment-cell pairs, {len(used)} sentences to embed")
     vectors = np.zeros((len(sentences), 0), dtype=np.float32)
+    means: dict[str, np.ndarray] = {}
     if used:
-        found = center_by_language(
-            embed(sentences["text"].iloc[used].tolist()), sentences["lang"].iloc[used].to_numpy()
-        )
-        vectors = np.zeros((len(sentences), found.shape[1]), dtype=np.float32)
-        vectors[used] = found
+        raw, langs = embed(sentences["text"].iloc[used].tolist()), sentences["lang"].iloc[used].to_numpy()
+        means = language_means(raw, langs)
+        vectors = np.zeros((len(sentences), raw.shape[1]), dtype=np.float32)
+        vectors[used] = center_by_language(raw, langs, means)
     units = (
         normalise(np.stack([vectors[c].mean(axis=0) for c in members["sentences"]]))
         if len(members)
@@ -110,7 +113,8 @@ def find_themes(
     progress(
         f"{members.groupby(THEME_KEYS).ngroups} themes in {members.groupby(THEME_KEYS[:3]).ngroups} cells"
     )
-    names = _names(members, sentences, used, lemmatize, opts.name_terms)
+    nearest = _nearest_phrases(members, vectors, sentences["lang"].to_numpy(), embed, means)
+    names = _names(members, sentences, used, lemmatize, opts, nearest)
     themes = _theme_table(members, units, prepared, sentences, names, opts, score_kind)
     assignments = members.assign(id=prepared["id"].to_numpy()[members["comment"]])[["id", *THEME_KEYS]]
     tables = {"themes": themes, "assignments": assignments}
@@ -119,9 +123,9 @@ def find_themes(
     return tables
 
 
-def _names(members, sentences, used, lemmatize, top) -> dict[tuple, dict[str, list[str]]]:
+def _names(members, sentences, used, lemmatize, opts, rerank) -> dict[tuple, dict[str, list[str]]]:
     """{theme key: {lang: key phrases}}: one c-TF-IDF per dimension and language over all its themes
-    (`used`: the sentence rows the members read)."""
+    (`used`: the sentence rows the members read), its candidates ordered by `rerank`."""
     texts, langs = sentences["text"].iloc[used].tolist(), sentences["lang"].iloc[used].tolist()
     lemmas = dict(zip(used, lemmatize(texts, langs), strict=True))
     lang_of = sentences["lang"].to_numpy()
@@ -134,10 +138,36 @@ def _names(members, sentences, used, lemmatize, top) -> dict[tuple, dict[str, li
                 )
                 for key, rows in cells.groupby(THEME_KEYS)
             }
-            for key, phrases in top_phrases(classes, top).items():
+            ranked = top_phrases(
+                classes,
+                opts.name_terms,
+                lambda key, phrases, lang=lang: rerank(key, lang, phrases),
+                opts.name_candidates,
+            )
+            for key, phrases in ranked.items():
                 if phrases:
                     names.setdefault(key, {})[lang] = phrases
     return names
+
+
+def _nearest_phrases(members, vectors, lang_of, embed, means):
+    """rerank(theme key, lang, phrases): the phrases nearest first to the theme's centre in that language
+    (the mean of its sentences' vectors), phrases embedded as its sentences are, language mean removed."""
+    centres = {}
+    for key, rows in members.groupby(THEME_KEYS):
+        chosen = [s for sentences in rows["sentences"] for s in sentences]
+        for lang in {lang_of[s] for s in chosen}:
+            centres[key, lang] = normalise(
+                vectors[[s for s in chosen if lang_of[s] == lang]].mean(axis=0)[None]
+            )[0]
+
+    def rerank(key: tuple, lang: str, phrases: list[str]) -> list[str]:
+        if not phrases:
+            return phrases
+        found = center_by_language(embed(phrases), np.full(len(phrases), lang), means)
+        return [phrases[i] for i in np.argsort(-(found @ centres[key, lang]), kind="stable")]
+
+    return rerank
 
 
 def display_name(phrases: list[list[str]], total: int) -> str:

@@ -7,7 +7,7 @@ per language); a key phrase is a lemma or two neighbouring content lemmas of one
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from itertools import pairwise
 
 import numpy as np
@@ -50,8 +50,16 @@ def key_phrases(sentences: Iterable[list[str]]) -> list[str]:
     return phrases
 
 
-def top_phrases(classes: dict[Hashable, list[str]], top: int) -> dict[Hashable, list[str]]:
-    """The `top` phrases of each class by c-TF-IDF; a unigram already inside a chosen bigram is skipped."""
+def top_phrases(
+    classes: dict[Hashable, list[str]],
+    top: int,
+    rerank: Callable[[Hashable, list[str]], list[str]] | None = None,
+    candidates: int = 0,
+) -> dict[Hashable, list[str]]:
+    """Up to `top` key phrases per class. With `rerank` and `candidates` > 0, the class's best
+    `candidates` phrases by c-TF-IDF (said once or more) are put in the order `rerank` gives them (BERTopic's
+    KeyBERT-inspired representation: nearest the theme's centre first), so a word one comment uses for what
+    every comment means ("rude") can name the theme; else a phrase said once names nothing."""
     keys = [k for k, phrases in classes.items() if phrases]
     if not keys:
         return {k: [] for k in classes}
@@ -63,18 +71,26 @@ def top_phrases(classes: dict[Hashable, list[str]], top: int) -> dict[Hashable, 
     scores = tf * idf
     names: dict[Hashable, list[str]] = {k: [] for k in classes}
     for row, key in enumerate(keys):
-        chosen: list[str] = []
-        for col in np.argsort(-scores[row], kind="stable"):
-            phrase = vocabulary[col]
-            if counts[row, col] < 2 and chosen:  # a phrase said once names nothing
-                break
-            if any(phrase in c.split() or c in phrase.split() for c in chosen):
-                continue
-            chosen.append(phrase)
-            if len(chosen) == top:
-                break
-        names[key] = chosen
+        ranked = [vocabulary[col] for col in np.argsort(-scores[row], kind="stable") if counts[row, col] > 0]
+        if rerank is not None and candidates > 0:
+            names[key] = _distinct(rerank(key, ranked[:candidates]), top)
+            continue
+        said_twice = [counts[row, vectorizer.vocabulary_[phrase]] >= 2 for phrase in ranked]
+        cut = said_twice.index(False, 1) if False in said_twice[1:] else len(ranked)
+        names[key] = _distinct(ranked[:cut], top)  # from the first phrase said once on (but the best)
     return names
+
+
+def _distinct(phrases: list[str], top: int) -> list[str]:
+    """The first `top` phrases, skipping one that holds or is held by a phrase already chosen."""
+    chosen: list[str] = []
+    for phrase in phrases:
+        if any(phrase in c.split() or c in phrase.split() for c in chosen):
+            continue
+        chosen.append(phrase)
+        if len(chosen) == top:
+            break
+    return chosen
 
 
 def content_lemmas(texts: list[str], langs: list[str]) -> list[list[str]]:

@@ -58,10 +58,17 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def center_by_language(vectors: np.ndarray, langs: np.ndarray) -> np.ndarray:
-    """Each language's mean vector removed, then re-normalised: what is left is what a text says."""
+def language_means(vectors: np.ndarray, langs: np.ndarray) -> dict[str, np.ndarray]:
+    return {lang: vectors[langs == lang].mean(axis=0) for lang in np.unique(langs)}
+
+
+def center_by_language(
+    vectors: np.ndarray, langs: np.ndarray, means: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """Each language's mean vector (of these vectors, or `means`) removed, then re-normalised: what is left
+    is what a text says."""
+    means = means if means is not None else language_means(vectors, langs)
     out = vectors.copy()
     for lang in np.unique(langs):
-        rows = langs == lang
-        out[rows] -= out[rows].mean(axis=0)
+        out[langs == lang] -= means[lang]
     return normalise(out)
