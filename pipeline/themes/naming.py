@@ -2,7 +2,10 @@
 
 Each theme of every cell is one class, so a word common to the whole cell ("operator" in every call-centre
 theme) scores lower than the word that sets one theme apart ("callback"). Stop words go (spaCy's lists
-per language); a key phrase is a lemma or two neighbouring content lemmas of one sentence.
+per language); a key phrase is a lemma or two neighbouring content lemmas of one sentence. Customers name one
+problem with many words ("rude", "snapped", "condescending"), so no word may be said twice in a theme: the
+best c-TF-IDF candidates are then put in order of nearness to the theme's centre (`themes.name_candidates`),
+as BERTopic's KeyBERT-inspired representation does.
 """
 
 from __future__ import annotations
@@ -72,8 +75,9 @@ def top_phrases(
     names: dict[Hashable, list[str]] = {k: [] for k in classes}
     for row, key in enumerate(keys):
         ranked = [vocabulary[col] for col in np.argsort(-scores[row], kind="stable") if counts[row, col] > 0]
-        if rerank is not None and candidates > 0:
-            names[key] = _distinct(rerank(key, ranked[:candidates]), top)
+        if rerank is not None and candidates > 0:  # a pair of words said once is chance, not a phrase
+            pool = [p for p in ranked if " " not in p or counts[row, vectorizer.vocabulary_[p]] >= 2]
+            names[key] = _distinct(rerank(key, pool[:candidates]), top)
             continue
         said_twice = [counts[row, vectorizer.vocabulary_[phrase]] >= 2 for phrase in ranked]
         cut = said_twice.index(False, 1) if False in said_twice[1:] else len(ranked)
