@@ -99,8 +99,6 @@ class Train(Section):
     threshold_grid: tuple[float, float, float]
     num_threads: int = Field(ge=1)
     precision: Precision
-    consistency_share: float = Unit
-    consistency_weight: float = Field(ge=0)
 
 
 class Real(Section):

@@ -21,15 +21,7 @@ from pipeline.metrics import expected_calibration_error
 from pipeline.settings import with_changes
 from tests.tiny import build_tiny_encoder, tiny_frames, tiny_params
 from training.calibration import fit_temperature, tune_thresholds
-from training.train import (
-    MultiTaskLoss,
-    autocast_dtype,
-    consistency_loss,
-    epoch_rows,
-    length_grouped_batches,
-    noisy_twins,
-    with_twins,
-)
+from training.train import MultiTaskLoss, autocast_dtype, epoch_rows, length_grouped_batches
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -156,50 +148,6 @@ def test_each_epoch_shows_every_labelled_row_and_its_own_block_of_public_rows():
     assert epoch_rows(np.array([-1, -1]), 3) == [0, 1]
     batches = length_grouped_batches([5] * 8, 2, 2, random.Random(0), epoch_rows(blocks, 3))
     assert sorted(i for b in batches for i in b) == [0, 3, 4, 7]
-
-
-def test_consistency_loss_is_zero_for_the_same_reading_and_pulls_only_the_noisy_twin():
-    torch.manual_seed(0)
-    clean = {h: torch.randn(4, len(labels), requires_grad=True) for h, labels in HEADS.items()}
-    same = {h: v.detach().clone().requires_grad_() for h, v in clean.items()}
-    assert float(consistency_loss(clean, same)) == pytest.approx(0.0, abs=1e-6)
-    noisy = {h: (v.detach() + torch.randn_like(v)).requires_grad_() for h, v in clean.items()}
-    loss = consistency_loss(clean, noisy)
-    loss.backward()
-    assert float(loss) > 0.01
-    assert all(clean[h].grad is None for h in HEADS)  # the clean reading is the target, held fixed
-    assert all(float(noisy[h].grad.abs().sum()) > 0 for h in HEADS)
-
-
-def test_noisy_twins_come_only_from_labelled_rows_and_only_when_switched_on():
-    import random
-
-    texts = [f"Ждал оператора {i} минут, связь оборвалась." for i in range(10)]
-    eligible = np.array([True, False] * 5)
-    idx = [0, 1, 2, 3, 4, 5]
-    assert noisy_twins(texts, idx, eligible, 0.0, random.Random(0)) == ([], [])
-    picked, twins = noisy_twins(texts, idx, eligible, 1.0, random.Random(0))
-    assert picked == [0, 2, 4] and len(twins) == 3
-    assert any(twin != texts[i] for twin, i in zip(twins, picked, strict=True))
-
-
-def test_twins_join_the_batch_without_changing_its_rows(tiny_encoder):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tiny_encoder)
-    batch = tokenizer(["короткий текст", "a somewhat longer text here"], padding=True, return_tensors="pt")
-    assert with_twins(batch, [], tokenizer, "", 32)[0] is batch["input_ids"]
-    ids, mask = with_twins(
-        batch, ["a much longer noisy twin text than any row of the batch"], tokenizer, "", 32
-    )
-    width = batch["input_ids"].shape[1]
-    assert ids.shape[0] == 3 and ids.shape[1] > width
-    assert torch.equal(ids[:2, :width], batch["input_ids"]) and torch.equal(
-        mask[:2, :width], batch["attention_mask"]
-    )
-    assert int(mask[:2, width:].sum()) == 0 and bool((ids[:2, width:] == tokenizer.pad_token_id).all())
-    twin = tokenizer("a much longer noisy twin text than any row of the batch")["input_ids"]
-    assert ids[2, : len(twin)].tolist() == twin and int(mask[2].sum()) == len(twin)
 
 
 def test_bf16_only_where_asked_or_where_the_cpu_has_it(monkeypatch):

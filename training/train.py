@@ -4,9 +4,7 @@ Data flows through 🤗 datasets (tokenised once, cached on disk by content fing
 length-grouped and padded dynamically; the embedding matrix can be frozen; training stops early on the
 dev macro-F1 (mean over heads); the best epoch is kept, then calibrated on dev (temperature per head,
 threshold per label) and saved as a bundle. Each epoch shows the labelled rows and one block of public rows
-(see `pipeline.dataset.frames`); steps run under bf16 autocast where the CPU has native bf16. A share of
-each batch's labelled rows is read a second time with fresh real-text noise, and the noisy reading is pulled
-towards the clean one (`consistency_loss`): invariance taught directly, not only through noisy examples.
+(see `pipeline.dataset.frames`); steps run under bf16 autocast where the CPU has native bf16.
 """
 
 from __future__ import annotations
@@ -29,7 +27,6 @@ from torch import nn
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from pipeline.bundle import ENCODER_DIR, BundleMeta, ModelKind
-from pipeline.dataset.augment import perturb
 from pipeline.dataset.targets import encode_targets
 from pipeline.decode import probabilities
 from pipeline.labels import HEADS
@@ -120,55 +117,6 @@ def collate(dataset: Dataset, indices: list[int], tokenizer) -> dict[str, torch.
     for head in HEADS:
         batch[f"mask_{head}"] = torch.tensor(rows[f"mask_{head}"], dtype=torch.bool)
     return batch
-
-
-def consistency_loss(clean: dict[str, torch.Tensor], noisy: dict[str, torch.Tensor]) -> torch.Tensor:
-    """KL divergence of each head's reading of the noisy twins from its reading of the clean rows (held
-    fixed, the better-informed view): softmax for sentiment, one Bernoulli per label for TERMS and Forces;
-    summed over heads and labels, averaged over rows."""
-    target = clean["sentiment"].detach().log_softmax(-1)
-    total = nn.functional.kl_div(
-        noisy["sentiment"].log_softmax(-1), target, log_target=True, reduction="batchmean"
-    )
-    for head in ("terms", "forces"):
-        c, n = clean[head].detach(), noisy[head]
-        p = torch.sigmoid(c)
-        kl = p * (nn.functional.logsigmoid(c) - nn.functional.logsigmoid(n)) + (1 - p) * (
-            nn.functional.logsigmoid(-c) - nn.functional.logsigmoid(-n)
-        )
-        total = total + kl.sum(-1).mean()
-    return total
-
-
-def noisy_twins(
-    texts: list[str], idx: list[int], eligible: np.ndarray, share: float, rng: random.Random
-) -> tuple[list[int], list[str]]:
-    """(positions in the batch, perturbed texts): a `share` of the batch's eligible rows, each with a fresh
-    mix of real-text noise (`pipeline.dataset.augment.perturb`), so the model learns to read a comment the
-    same with an @mention, a link, a typo or lost case as without (the behavioural suite's invariances)."""
-    picked = [pos for pos, i in enumerate(idx) if eligible[i] and rng.random() < share]
-    return picked, [perturb(texts[idx[pos]], rng) for pos in picked]
-
-
-def with_twins(
-    batch: dict[str, torch.Tensor], twins: list[str], tokenizer, prefix: str, max_length: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch's input with the noisy twins appended as extra rows (one forward pass for both: on this
-    CPU a second, smaller pass costs more than its share of the tokens)."""
-    if not twins:
-        return batch["input_ids"], batch["attention_mask"]
-    encoded = tokenizer([prefix + t for t in twins], truncation=True, max_length=max_length)["input_ids"]
-    width = max(batch["input_ids"].shape[1], *map(len, encoded))
-    ids = torch.full((len(batch["input_ids"]) + len(twins), width), tokenizer.pad_token_id, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    ids[: len(batch["input_ids"]), : batch["input_ids"].shape[1]] = batch["input_ids"]
-    mask[: len(batch["input_ids"]), : batch["input_ids"].shape[1]] = batch["attention_mask"]
-    for row, twin in enumerate(
-        encoded, start=len(batch["input_ids"])
-    ):  # right padding, as the tokenizer pads
-        ids[row, : len(twin)] = torch.tensor(twin)
-        mask[row, : len(twin)] = 1
-    return ids, mask
 
 
 class MultiTaskLoss(nn.Module):
@@ -327,12 +275,6 @@ def fit_transformer(
     dtype = autocast_dtype(cfg.precision)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
 
-    texts = frames["train"]["text"].tolist()
-    eligible = (frames["train"]["origin"] != "public").to_numpy()  # the labelled rows, not the public ones
-    twin_rng = random.Random(
-        params.seed + 1
-    )  # its own stream: with twins off, batches and weights are as before
-
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state, stale = -1.0, 0, None, 0
     bar = progress_bar(total=total_steps, desc="fine-tune", unit="step", enabled=progress)
@@ -342,16 +284,9 @@ def fit_transformer(
         batches = length_grouped_batches(lengths, cfg.batch_size, cfg.length_group_factor, rng, shown[epoch])
         for idx in batches:
             batch = collate(train_ds, idx, tokenizer)
-            picked, twins = noisy_twins(texts, idx, eligible, cfg.consistency_share, twin_rng)
-            input_ids, attention_mask = with_twins(batch, twins, tokenizer, mcfg.prefix, mcfg.max_length)
             with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-                logits = model(input_ids, attention_mask).as_dict()
-            rows = len(idx)
-            loss, _ = loss_fn({head: value[:rows].float() for head, value in logits.items()}, batch)
-            if twins:
-                clean = {head: value[picked].float() for head, value in logits.items()}
-                noisy = {head: value[rows:].float() for head, value in logits.items()}
-                loss = loss + cfg.consistency_weight * consistency_loss(clean, noisy)
+                logits = model(batch["input_ids"], batch["attention_mask"]).as_dict()
+            loss, _ = loss_fn({head: value.float() for head, value in logits.items()}, batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
