@@ -61,9 +61,9 @@ def test_names_can_be_reordered_by_nearness_but_a_word_pair_said_once_is_no_cand
     }
     seen = {}
 
-    def nearest(key, phrases):  # stands in for nearness to the theme's centre: "rude" first
-        seen[key] = phrases
-        return sorted(phrases, key=lambda p: p != "rude")
+    def nearest(pools):  # stands in for nearness to each theme's centre: "rude" first
+        seen.update(pools)
+        return {key: sorted(phrases, key=lambda p: p != "rude") for key, phrases in pools.items()}
 
     names = top_phrases(classes, top=2, rerank=nearest, candidates=5)
     assert names["rude"][0] == "rude" and "operator rude" not in seen["rude"]  # said once: not a candidate

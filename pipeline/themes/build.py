@@ -139,10 +139,7 @@ def _names(members, sentences, used, lemmatize, opts, rerank) -> dict[tuple, dic
                 for key, rows in cells.groupby(THEME_KEYS)
             }
             ranked = top_phrases(
-                classes,
-                opts.name_terms,
-                lambda key, phrases, lang=lang: rerank(key, lang, phrases),
-                opts.name_candidates,
+                classes, opts.name_terms, lambda pools, lang=lang: rerank(pools, lang), opts.name_candidates
             )
             for key, phrases in ranked.items():
                 if phrases:
@@ -151,21 +148,28 @@ def _names(members, sentences, used, lemmatize, opts, rerank) -> dict[tuple, dic
 
 
 def _nearest_phrases(members, vectors, lang_of, embed, means):
-    """rerank(theme key, lang, phrases): the phrases nearest first to the theme's centre in that language
-    (the mean of its sentences' vectors), phrases embedded as its sentences are, language mean removed."""
+    """rerank({theme key: phrases}, lang): each theme's phrases nearest first to its centre in that language
+    (the mean of its sentences' vectors); every distinct phrase is embedded once, as sentences are, with the
+    language mean removed."""
+
     centres = {}
     for key, rows in members.groupby(THEME_KEYS):
         chosen = [s for sentences in rows["sentences"] for s in sentences]
         for lang in {lang_of[s] for s in chosen}:
-            centres[key, lang] = normalise(
-                vectors[[s for s in chosen if lang_of[s] == lang]].mean(axis=0)[None]
-            )[0]
+            in_lang = [s for s in chosen if lang_of[s] == lang]
+            centres[key, lang] = normalise(vectors[in_lang].mean(axis=0)[None])[0]
 
-    def rerank(key: tuple, lang: str, phrases: list[str]) -> list[str]:
-        if not phrases:
-            return phrases
-        found = center_by_language(embed(phrases), np.full(len(phrases), lang), means)
-        return [phrases[i] for i in np.argsort(-(found @ centres[key, lang]), kind="stable")]
+    def rerank(pools: dict[tuple, list[str]], lang: str) -> dict[tuple, list[str]]:
+        distinct = sorted({p for phrases in pools.values() for p in phrases})
+        if not distinct:
+            return pools
+        found = center_by_language(embed(distinct), np.full(len(distinct), lang), means)
+        row = {phrase: i for i, phrase in enumerate(distinct)}
+        out = {}
+        for key, phrases in pools.items():
+            near = found[[row[p] for p in phrases]] @ centres[key, lang]
+            out[key] = [phrases[i] for i in np.argsort(-near, kind="stable")]
+        return out
 
     return rerank
 

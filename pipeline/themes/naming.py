@@ -56,13 +56,14 @@ def key_phrases(sentences: Iterable[list[str]]) -> list[str]:
 def top_phrases(
     classes: dict[Hashable, list[str]],
     top: int,
-    rerank: Callable[[Hashable, list[str]], list[str]] | None = None,
+    rerank: Callable[[dict[Hashable, list[str]]], dict[Hashable, list[str]]] | None = None,
     candidates: int = 0,
 ) -> dict[Hashable, list[str]]:
-    """Up to `top` key phrases per class. With `rerank` and `candidates` > 0, the class's best
-    `candidates` phrases by c-TF-IDF (said once or more) are put in the order `rerank` gives them (BERTopic's
-    KeyBERT-inspired representation: nearest the theme's centre first), so a word one comment uses for what
-    every comment means ("rude") can name the theme; else a phrase said once names nothing."""
+    """Up to `top` key phrases per class. With `rerank` and `candidates` > 0, each class's best
+    `candidates` phrases by c-TF-IDF (said once or more) are put in the order `rerank` gives them, all
+    classes in one call (BERTopic's KeyBERT-inspired representation: nearest the theme's centre first), so a
+    word one comment uses for what every comment means ("rude") can name the theme; else a phrase said once
+    names nothing."""
     keys = [k for k, phrases in classes.items() if phrases]
     if not keys:
         return {k: [] for k in classes}
@@ -73,15 +74,18 @@ def top_phrases(
     idf = np.log1p(counts.sum() / len(keys) / counts.sum(axis=0))
     scores = tf * idf
     names: dict[Hashable, list[str]] = {k: [] for k in classes}
+    pools: dict[Hashable, list[str]] = {}
     for row, key in enumerate(keys):
         ranked = [vocabulary[col] for col in np.argsort(-scores[row], kind="stable") if counts[row, col] > 0]
         if rerank is not None and candidates > 0:  # a pair of words said once is chance, not a phrase
             pool = [p for p in ranked if " " not in p or counts[row, vectorizer.vocabulary_[p]] >= 2]
-            names[key] = _distinct(rerank(key, pool[:candidates]), top)
+            pools[key] = pool[:candidates]
             continue
         said_twice = [counts[row, vectorizer.vocabulary_[phrase]] >= 2 for phrase in ranked]
         cut = said_twice.index(False, 1) if False in said_twice[1:] else len(ranked)
         names[key] = _distinct(ranked[:cut], top)  # from the first phrase said once on (but the best)
+    if pools:
+        names |= {key: _distinct(ordered, top) for key, ordered in rerank(pools).items()}
     return names
 
 
