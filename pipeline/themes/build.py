@@ -32,9 +32,8 @@ class ThemeOptions:
     ward_threshold: float = 2.0
     min_comments: int = 6  # a cell with fewer comments is one theme
     name_terms: int = 4
-    name_candidates: int = (
-        0  # c-TF-IDF phrases reordered by nearness to the theme's centre (0: plain c-TF-IDF)
-    )
+    # the best c-TF-IDF phrases, put in order of nearness to the theme's centre (0: c-TF-IDF order)
+    name_candidates: int = 0
     quotes: int = 3
     min_n: int = 10  # below this many comments a theme is marked uncertain
     alpha: float = 0.05
@@ -151,7 +150,6 @@ def _nearest_phrases(members, vectors, lang_of, embed, means):
     """rerank({theme key: phrases}, lang): each theme's phrases nearest first to its centre in that language
     (the mean of its sentences' vectors); every distinct phrase is embedded once, as sentences are, with the
     language mean removed."""
-
     centres = {}
     for key, rows in members.groupby(THEME_KEYS):
         chosen = [s for sentences in rows["sentences"] for s in sentences]

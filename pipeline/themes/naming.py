@@ -3,9 +3,9 @@
 Each theme of every cell is one class, so a word common to the whole cell ("operator" in every call-centre
 theme) scores lower than the word that sets one theme apart ("callback"). Stop words go (spaCy's lists
 per language); a key phrase is a lemma or two neighbouring content lemmas of one sentence. Customers name one
-problem with many words ("rude", "snapped", "condescending"), so no word may be said twice in a theme: the
-best c-TF-IDF candidates are then put in order of nearness to the theme's centre (`themes.name_candidates`),
-as BERTopic's KeyBERT-inspired representation does.
+problem with many words ("rude", "snapped", "condescending"), so the word for it may be said only once in a
+theme: the best c-TF-IDF candidates are then put in order of nearness to the theme's centre
+(`themes.name_candidates`), as BERTopic's KeyBERT-inspired representation does.
 """
 
 from __future__ import annotations
