@@ -74,6 +74,7 @@ class ScoreReport:
     output: str = ""
     quarantine: str = ""
     model_version: str = ""
+    arithmetic: str = ""  # what the encoder computed in (`Tagger.arithmetic`)
     delimiter: str = ""
     duplicate_ids: int = 0
     truncated: int = 0
@@ -254,6 +255,7 @@ def score_file(
         output=str(output_path),
         quarantine=str(quarantine_path(output_path)),
         model_version=model_version,
+        arithmetic=tagger.arithmetic,
         delimiter=sep or "",
     )
     try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from pipeline.bundle import (
 )
 from pipeline.canonical import canonical
 from pipeline.cleaning.cleaner import Cleaner, CleanResult
+from pipeline.cleaning.lemmatizers import LEMMAS_VERSION
 from pipeline.decode import decode, probabilities
 from pipeline.labels import FORCES, HEADS, TERMS
 from pipeline.precision import Precision, uses_bf16
@@ -39,26 +42,28 @@ from pipeline.windows import pool_windows, sentence_windows
 BATCH_TOKENS = 2048
 
 
+@dataclass(frozen=True)
+class ScorerOptions:
+    """How a scorer computes, the same for every kind of scorer (the `Tagger` builds one from its
+    arguments). `threads`: the cores to use (default: all this process may use; the torch backend takes
+    them from `torch.set_num_threads`, which the caller owns). `precision`: of the torch backend's matrix
+    products (`pipeline.precision`); the weights stay fp32."""
+
+    threads: int | None = None
+    batch_tokens: int = BATCH_TOKENS
+    precision: Precision = "fp32"
+
+
 class TransformerScorer:
     """Raw logits from the multi-task network (torch), batched by length for CPU speed."""
 
-    def __init__(
-        self,
-        bundle_dir: Path,
-        meta: BundleMeta,
-        threads: int | None = None,
-        batch_tokens: int = BATCH_TOKENS,
-        precision: Precision = "fp32",
-    ) -> None:
-        """`threads`: the cores to use (default: all this process may use; the torch backend takes them
-        from `torch.set_num_threads`, which the caller owns). `precision`: of the torch backend's matrix
-        products (`pipeline.precision`); the weights stay fp32."""
+    def __init__(self, bundle_dir: Path, meta: BundleMeta, options: ScorerOptions = ScorerOptions()) -> None:
         from transformers import AutoTokenizer
 
         self.meta = meta
-        self.threads = threads or cpu_count()
-        self.batch_tokens = batch_tokens
-        self.bf16 = uses_bf16(precision)
+        self.threads = options.threads or cpu_count()
+        self.batch_tokens = options.batch_tokens
+        self.bf16 = uses_bf16(options.precision)
         self.tokenizer = AutoTokenizer.from_pretrained(bundle_dir / ENCODER_DIR)
         if self.tokenizer.pad_token_id is None:  # batches are padded by hand (`_batched`)
             raise BundleError(
@@ -67,6 +72,11 @@ class TransformerScorer:
         config = json.loads((bundle_dir / ENCODER_DIR / "config.json").read_text(encoding="utf-8"))
         self.hidden = int(config["hidden_size"])
         self._load(bundle_dir)
+
+    @property
+    def arithmetic(self) -> str:
+        """What the encoder computes in, for a run's record (`precision: auto` depends on the CPU)."""
+        return f"torch {'bf16' if self.bf16 else 'fp32'}"
 
     def _load(self, bundle_dir: Path) -> None:
         from pipeline.model import MultiTaskModel
@@ -146,6 +156,8 @@ class OnnxScorer(TransformerScorer):
     """The same network exported by `cx export` (int8), run by onnxruntime: same tokenisation, windows
     and batching as the torch scorer; torch need not be installed."""
 
+    arithmetic = "onnx"
+
     def _load(self, bundle_dir: Path) -> None:
         import onnxruntime as ort
 
@@ -202,17 +214,20 @@ def scorer_class(bundle_dir: Path, meta: BundleMeta, backend: str = "auto") -> t
 
 
 class BaselineScorer:
-    def __init__(
-        self,
-        bundle_dir: Path,
-        meta: BundleMeta,
-        threads: int | None = None,
-        batch_tokens: int = BATCH_TOKENS,
-        precision: Precision = "fp32",
-    ) -> None:
-        """`threads`, `batch_tokens` and `precision` are unused: the linear models score a whole chunk on
-        one core."""
+    arithmetic = "baseline"
+
+    def __init__(self, bundle_dir: Path, meta: BundleMeta, options: ScorerOptions = ScorerOptions()) -> None:
+        """`options` are unused: the linear models score a whole chunk on one core."""
         import joblib
+
+        fitted_on = meta.info.get("lemmas_version", 1)
+        if fitted_on != LEMMAS_VERSION:  # it still scores, but its words no longer match as they were fitted
+            warnings.warn(
+                f"{bundle_dir}: this baseline was fitted on lemmas of version {fitted_on}, this cx-terms "
+                f"lemmatises as version {LEMMAS_VERSION}; its scores drift: retrain it "
+                "(cx train --model baseline)",
+                stacklevel=3,
+            )
 
         self.model = joblib.load(bundle_dir / BASELINE_FILE)
 
@@ -243,8 +258,13 @@ class Tagger:
         }
         self.cleaner = cleaner or Cleaner(*load_cleaning_params(self.bundle_dir))
         self.scorer = scorer_class(self.bundle_dir, self.meta, backend)(
-            self.bundle_dir, self.meta, threads, batch_tokens, precision
+            self.bundle_dir, self.meta, ScorerOptions(threads, batch_tokens, precision)
         )
+
+    @property
+    def arithmetic(self) -> str:
+        """What this tagger's encoder computes in: `onnx`, `torch bf16`, `torch fp32` or `baseline`."""
+        return self.scorer.arithmetic
 
     def probabilities(self, texts: list[str], lemmas: list[str] | None = None) -> dict[str, np.ndarray]:
         """Calibrated probabilities per head, columns in the scheme's label order (`pipeline.labels`)."""

@@ -16,6 +16,18 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ["CX_PARAMS"] = str(TEST_PARAMS)  # a test that needs other knobs writes its own file
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_environment_restored():
+    """`mlflow.set_tracking_uri` writes MLFLOW_TRACKING_URI into the environment and `configure` prefers that
+    variable, so a test that tracks a run would point every later test at its own store: the suite's
+    outcome would depend on the order of the tests."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("MLFLOW_") and k not in saved]:
+        del os.environ[key]
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="session")
 def params():
     from pipeline.config import load_params

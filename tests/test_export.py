@@ -137,11 +137,7 @@ def test_the_export_is_logged_and_the_registry_scores_it_by_default(bundles, tmp
     ref = f"models:/{local.model.name}/{version}"
     exported, label = resolve_model(ref, local.tracking)
     assert (exported / ONNX_FILE).is_file() and label == f"{local.model.name}/{version}"
-    assert isinstance(Tagger(exported).scorer, OnnxScorer)
-    from pipeline.batch import ScoreOptions
-    from pipeline.jobs.score import arithmetic
-
-    assert arithmetic(exported, ScoreOptions()) == "onnx"
+    assert isinstance(Tagger(exported).scorer, OnnxScorer) and Tagger(exported).arithmetic == "onnx"
     torch_bundle, _ = resolve_model(ref, local.tracking, backend="torch")
     assert (torch_bundle / HEADS_FILE).is_file() and not (torch_bundle / ONNX_FILE).exists()
     run = mlflow.search_runs(filter_string="tags.stage = 'export'", output_format="list")[0]

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 import pipeline.precision
-from pipeline.batch import ScoreOptions
 from pipeline.inference import Tagger, preferred_backend, token_batches
-from pipeline.jobs.score import arithmetic
+from pipeline.spark.score import executor_arithmetic
 from tests.tiny import build_tiny_bundle, sentences
 
 
@@ -31,16 +30,17 @@ def test_bf16_scoring_stays_close_to_fp32_and_auto_prefers_it_only_where_the_cpu
         for head, probs in Tagger(trained, precision="bf16").probabilities(texts).items()
     }
     assert max(moved.values()) < 0.02 and max(moved.values()) > 0, moved  # it did run in bf16
-    assert arithmetic(trained, ScoreOptions(precision="bf16")) == "torch bf16"
-    assert arithmetic(trained, ScoreOptions(precision="fp32"), spark=True) == "torch fp32"
-    assert "executor" in arithmetic(trained, ScoreOptions(precision="auto"), spark=True)
+    assert Tagger(trained, precision="bf16").arithmetic == "torch bf16"
+    assert Tagger(trained).arithmetic == "torch fp32"
+    assert executor_arithmetic(Tagger(trained), "fp32") == "torch fp32"
+    assert "executor" in executor_arithmetic(Tagger(trained, precision="auto"), "auto")
     monkeypatch.setattr(pipeline.precision, "native_bf16", lambda: True)
     assert preferred_backend("auto", "auto") == "torch" and preferred_backend("onnx", "auto") == "onnx"
     assert preferred_backend("auto", "fp32") == "auto" and Tagger(trained, precision="auto").scorer.bf16
-    assert arithmetic(trained, ScoreOptions(precision="auto")) == "torch bf16"
+    assert Tagger(trained, precision="auto").arithmetic == "torch bf16"
     monkeypatch.setattr(pipeline.precision, "native_bf16", lambda: False)
     assert preferred_backend("auto", "auto") == "auto" and not Tagger(trained, precision="auto").scorer.bf16
-    assert arithmetic(trained, ScoreOptions(precision="auto")) == "torch fp32"
+    assert Tagger(trained, precision="auto").arithmetic == "torch fp32"
 
 
 def test_batches_hold_a_token_budget_and_never_change_a_text_s_result(trained):

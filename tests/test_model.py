@@ -357,6 +357,29 @@ def test_baseline_bundle_scores_files_with_sentence_labels(trained, tmp_path):
     assert out["model_version"].tolist() == ["baseline/x", "baseline/x"]
 
 
+def test_a_baseline_fitted_on_older_lemmas_still_scores_but_says_to_retrain(trained, tmp_path):
+    """Its TF-IDF words were fitted on another lemmatiser's output; silence would hide the drift."""
+    import shutil
+    import warnings
+
+    from pipeline.bundle import BundleMeta
+    from pipeline.cleaning.lemmatizers import LEMMAS_VERSION
+    from pipeline.inference import Tagger
+
+    _, _, _, baseline, _, _ = trained
+    assert BundleMeta.load(baseline.bundle_dir).info["lemmas_version"] == LEMMAS_VERSION
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a current bundle loads without a word
+        Tagger(baseline.bundle_dir)
+    old = shutil.copytree(baseline.bundle_dir, tmp_path / "old")
+    meta = BundleMeta.load(old)
+    del meta.info["lemmas_version"]  # as bundles fitted before the version was recorded
+    meta.save(old)
+    with pytest.warns(UserWarning, match=r"lemmas of version 1.*retrain it \(cx train --model baseline\)"):
+        tagged = Tagger(old).tag(["Курьер опоздал на два часа"])
+    assert tagged.loc[0, "sentiment"] in {"negative", "neutral", "positive"}
+
+
 def test_transformer_sentence_labels_are_each_sentence_tagged_alone(trained, tmp_path, monkeypatch):
     """Sentences are not cleaned a second time (cleaning "<PHONE>" again left nothing, and the comment lost
     its sentence labels): each is read as the cleaner split it, a masked phone number on its own included,

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from pipeline.precision import native_bf16
 from pipeline.settings import with_changes
 from pipeline.tables import quarantine_path, read_table
-from tests.tiny import build_tiny_bundle, sentences, tmp_store, write_params
+from tests.tiny import build_tiny_bundle, logged_params, sentences, tmp_store, write_params
 
 TEXTS = [t for _, t in sentences()][:12]
 
@@ -121,6 +122,8 @@ def test_duplicate_ids_are_counted_and_all_rows_scored(cx, tmp_path):
     assert len(read_table(out)) == 12
     quality = json.loads((tmp_path / "out.quality.json").read_text())
     assert quality["duplicate_ids"] == 2 and quality["scored"] == 12 and quality["quarantined"] == 0
+    logged = logged_params(tmp_path, "score")["arithmetic"]  # read off the scorer that ran (precision: auto)
+    assert logged == f"torch {'bf16' if native_bf16() else 'fp32'}"
 
 
 def test_too_many_quarantined_rows_fail_the_run_but_every_row_is_kept(cx, tmp_path):

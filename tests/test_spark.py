@@ -166,6 +166,7 @@ def test_cx_score_runs_on_spark_from_the_command_line(spark, bundle, source, tmp
     assert quality["input_rows"] == 40 == quality["scored"] + quality["quarantined"]
     logged = logged_params(tmp_path, "score")
     assert len(logged["input_sha256"]) == 64 and logged["engine"] == "spark local[2]"
+    assert logged["arithmetic"] == "torch, bf16 where the executor has native bf16"  # precision: auto
     assert len(pd.read_parquet(tmp_path / "out.parquet")) == quality["scored"]
     assert (tmp_path / "out.parquet").is_dir()  # Spark's part files
     rolled = ["rollup", str(tmp_path / "out.parquet"), "--out", str(tmp_path / "rollup")]

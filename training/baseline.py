@@ -10,6 +10,7 @@ import pandas as pd
 
 from pipeline.baseline import TfidfHeads
 from pipeline.bundle import BASELINE_FILE, BundleMeta, ModelKind
+from pipeline.cleaning.lemmatizers import LEMMAS_VERSION
 from pipeline.dataset.targets import encode_targets
 from pipeline.settings import Baseline, Params
 from training.train import FitResult, calibrated_dev, fresh_dir
@@ -45,6 +46,7 @@ def fit_baseline(params: Params, frames: dict[str, pd.DataFrame]) -> FitResult:
             "word_ngrams": list(cfg.word_ngrams),
             "char_ngrams": list(cfg.char_ngrams),
             "C": cfg.C,
+            "lemmas_version": LEMMAS_VERSION,
         },
     )
     out_dir = fresh_dir(cfg.out_dir)

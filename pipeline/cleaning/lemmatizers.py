@@ -19,6 +19,9 @@ from spacy.tokens import Doc
 _REFLEXIVE = re.compile(r"-\((?:се|си)\)$")
 # distinct Russian word forms whose lemma is remembered (a string each: a few MB)
 PYMORPHY_CACHE = 100_000
+# bump when any language's lemmas change: a baseline bundle records the version its TF-IDF was fitted on
+# (version 1: spaCy's lookup tables, before these components; bundles from then carry no version)
+LEMMAS_VERSION = 2
 
 
 class SimplemmaLemmatizer:

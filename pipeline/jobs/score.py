@@ -9,10 +9,8 @@ from typing import Any
 import mlflow
 
 from pipeline.batch import ScoreOptions, ScoreReport, score_file
-from pipeline.bundle import BundleMeta
-from pipeline.inference import OnnxScorer, Tagger, TransformerScorer, preferred_backend, scorer_class
+from pipeline.inference import Tagger, preferred_backend
 from pipeline.jobs.inputs import tables_sha256
-from pipeline.precision import uses_bf16
 from pipeline.preflight import check_input, check_output
 from pipeline.registry import resolve_model
 from pipeline.settings import Tracking
@@ -87,11 +85,11 @@ def run_scoring(
                 "engine": f"spark {master}" if master else "local",
                 "backend": opts.backend,
                 "precision": opts.precision,
-                "arithmetic": arithmetic(bundle, opts, spark=master is not None),
                 "batch_tokens": opts.batch_tokens,
             }
         )
         report = score()
+        mlflow.log_param("arithmetic", report.arithmetic)
         mlflow.log_metrics(
             {
                 "rows": report.rows,
@@ -106,19 +104,6 @@ def run_scoring(
         )
         mlflow.log_dict(write_quality(out, report), "data_quality.json")
     return report
-
-
-def arithmetic(bundle: Path, opts: ScoreOptions, spark: bool = False) -> str:
-    """What the encoder computes in, for the run's record (`precision: auto` depends on the CPU): the
-    export's ONNX graph, torch in bf16 or fp32 (on Spark, `auto` is decided per executor), or the baseline."""
-    scorer = scorer_class(bundle, BundleMeta.load(bundle), opts.backend)
-    if scorer is OnnxScorer:
-        return "onnx"
-    if scorer is not TransformerScorer:
-        return "baseline"
-    if spark and opts.precision == "auto":
-        return "torch, bf16 where the executor has native bf16"
-    return f"torch {'bf16' if uses_bf16(opts.precision) else 'fp32'}"
 
 
 def write_quality(out: Path, report: ScoreReport) -> dict[str, Any]:

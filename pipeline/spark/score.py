@@ -152,6 +152,14 @@ def _local_bundle(bundle: str) -> str:
     return SparkFiles.get(Path(bundle).name)
 
 
+def executor_arithmetic(tagger: Tagger, precision: Precision) -> str:
+    """What the executors compute in, for the run's record: as the driver's tagger does, except that
+    `precision: auto` is decided on each executor's own CPU."""
+    if precision == "auto" and tagger.arithmetic.startswith("torch"):
+        return "torch, bf16 where the executor has native bf16"
+    return tagger.arithmetic
+
+
 def score_on_spark(
     spark: SparkSession,
     input_path: str,
@@ -174,7 +182,7 @@ def score_on_spark(
     if known:
         seen = spark.createDataFrame([(i,) for i in sorted(known)], f"`{opts.id_col}` string")
         frame = frame.join(F.broadcast(seen), on=opts.id_col, how="left_anti").select(*frame.columns)
-    tagger = Tagger(bundle, backend=opts.backend)
+    tagger = Tagger(bundle, backend=opts.backend, precision=opts.precision)
     scored_cols, quarantine_cols, schema = output_schemas(frame, tagger, opts, model_version)
     if not spark.sparkContext.master.startswith("local"):
         spark.sparkContext.addFile(str(bundle), recursive=True)  # executors read their own copy
@@ -205,6 +213,7 @@ def score_on_spark(
             output=str(output_path),
             quarantine=str(quarantine),
             model_version=model_version,
+            arithmetic=executor_arithmetic(tagger, opts.precision),
             delimiter=opts.sep or "",
             duplicate_ids=duplicates,
             truncated=truncated,
