@@ -189,7 +189,6 @@ class Themes(Section):
     min_comments: int = Field(ge=2)
     name_terms: int = Field(ge=1)
     name_candidates: int = Field(ge=0)
-    name_diversity: float = Field(ge=0, lt=1)
     quotes: int = Field(ge=0)
     alpha: float = Unit
 

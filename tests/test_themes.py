@@ -13,7 +13,6 @@ from pipeline.rollup.tables import RollupOptions, prepare
 from pipeline.themes.build import ThemeOptions, find_themes, memberships, sentence_table
 from pipeline.themes.cluster import cluster
 from pipeline.themes.naming import content_lemmas, key_phrases, top_phrases
-from pipeline.themes.vectors import nearest_first
 
 WORDS = ("hold", "callback", "fee", "twice")  # toy sub-issues: a text's vector is the one-hot of its word
 
@@ -72,17 +71,6 @@ def test_names_can_be_reordered_by_nearness_but_a_word_pair_said_once_is_no_cand
     assert top_phrases(classes, top=2)["rude"] == [
         "operator"
     ]  # plain c-TF-IDF: a word said once names nothing
-
-
-def test_diversity_names_the_smaller_problem_of_a_theme_too():
-    """Maximal marginal relevance: with diversity 0 the order is nearness alone; with it, the second pick is
-    the phrase least like the first, not the first one's near-twin."""
-    centre = np.array([1.0, 0.0, 0.0])
-    phrases = np.array([[0.95, 0.31, 0.0], [0.9, 0.43, 0.0], [0.6, 0.0, 0.8]])  # two twins, one other
-    phrases /= np.linalg.norm(phrases, axis=1, keepdims=True)
-    assert nearest_first(phrases, centre) == [0, 1, 2]
-    assert nearest_first(phrases, centre, diversity=0.5) == [0, 2, 1]
-    assert nearest_first(phrases[:1], centre, diversity=0.5) == [0]
 
 
 def test_name_lemmas_keep_content_words_and_drop_negations_and_contraction_stubs():

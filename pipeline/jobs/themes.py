@@ -31,7 +31,6 @@ def theme_options(params: Params, by_month: bool) -> ThemeOptions:
         min_comments=cfg.min_comments,
         name_terms=cfg.name_terms,
         name_candidates=cfg.name_candidates,
-        name_diversity=cfg.name_diversity,
         quotes=cfg.quotes,
         min_n=params.rollup.min_n,
         alpha=cfg.alpha,

@@ -21,7 +21,7 @@ from pipeline.dataset.corpus.contract import parse_list
 from pipeline.rollup.tables import DIMENSIONS, nps, wilson
 from pipeline.themes.cluster import cluster
 from pipeline.themes.naming import key_phrases, top_phrases
-from pipeline.themes.vectors import center_by_language, language_means, nearest_first, normalise
+from pipeline.themes.vectors import center_by_language, language_means, normalise
 
 POLAR = ("negative", "positive")
 THEME_KEYS = ["dimension", "touchpoint", "label", "theme"]
@@ -34,8 +34,6 @@ class ThemeOptions:
     name_terms: int = 4
     # the best c-TF-IDF phrases, put in order of nearness to the theme's centre (0: c-TF-IDF order)
     name_candidates: int = 0
-    # > 0: the candidates in order of maximal marginal relevance instead (0: nearness alone)
-    name_diversity: float = 0.0
     quotes: int = 3
     min_n: int = 10  # below this many comments a theme is marked uncertain
     alpha: float = 0.05
@@ -114,9 +112,7 @@ def find_themes(
     progress(
         f"{members.groupby(THEME_KEYS).ngroups} themes in {members.groupby(THEME_KEYS[:3]).ngroups} cells"
     )
-    nearest = _nearest_phrases(
-        members, vectors, sentences["lang"].to_numpy(), embed, means, opts.name_diversity
-    )
+    nearest = _nearest_phrases(members, vectors, sentences["lang"].to_numpy(), embed, means)
     names = _names(members, sentences, used, lemmatize, opts, nearest)
     themes = _theme_table(members, units, prepared, sentences, names, opts, score_kind)
     assignments = members.assign(id=prepared["id"].to_numpy()[members["comment"]])[["id", *THEME_KEYS]]
@@ -150,10 +146,10 @@ def _names(members, sentences, used, lemmatize, opts, rerank) -> dict[tuple, dic
     return names
 
 
-def _nearest_phrases(members, vectors, lang_of, embed, means, diversity):
+def _nearest_phrases(members, vectors, lang_of, embed, means):
     """rerank({theme key: phrases}, lang): each theme's phrases nearest first to its centre in that language
-    (the mean of its sentences' vectors), or by maximal marginal relevance (`diversity`); every distinct
-    phrase is embedded once, as sentences are, with the language mean removed."""
+    (the mean of its sentences' vectors); every distinct phrase is embedded once, as sentences are, with the
+    language mean removed."""
     centres = {}
     for key, rows in members.groupby(THEME_KEYS):
         chosen = [s for sentences in rows["sentences"] for s in sentences]
@@ -169,8 +165,8 @@ def _nearest_phrases(members, vectors, lang_of, embed, means, diversity):
         row = {phrase: i for i, phrase in enumerate(distinct)}
         out = {}
         for key, phrases in pools.items():
-            order = nearest_first(found[[row[p] for p in phrases]], centres[key, lang], diversity)
-            out[key] = [phrases[i] for i in order]
+            near = found[[row[p] for p in phrases]] @ centres[key, lang]
+            out[key] = [phrases[i] for i in np.argsort(-near, kind="stable")]
         return out
 
     return rerank

@@ -72,23 +72,3 @@ def center_by_language(
     for lang in np.unique(langs):
         out[langs == lang] -= means[lang]
     return normalise(out)
-
-
-def nearest_first(vectors: np.ndarray, centre: np.ndarray, diversity: float = 0.0) -> list[int]:
-    """Rows of unit `vectors` in order of nearness to `centre`; with `diversity` > 0, maximal marginal
-    relevance (Carbonell & Goldstein 1998, as KeyBERT and BERTopic use it for key phrases): each next row is
-    the one nearest the centre and least like the rows already chosen, so a theme that holds two problems
-    ("app crash", "password") is not named four times for the larger one."""
-    near = vectors @ centre
-    if diversity <= 0 or len(vectors) < 2:
-        return np.argsort(-near, kind="stable").tolist()
-    alike = vectors @ vectors.T
-    chosen = [int(np.argmax(near))]
-    left = np.ones(len(vectors), dtype=bool)
-    left[chosen[0]] = False
-    while left.any():
-        gain = (1 - diversity) * near - diversity * alike[:, chosen].max(axis=1)
-        best = int(np.flatnonzero(left)[np.argmax(gain[left])])
-        chosen.append(best)
-        left[best] = False
-    return chosen
