@@ -4,6 +4,7 @@ set's sub-issues recovered by the real offline encoder."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -102,6 +103,17 @@ def test_a_comment_joins_a_cell_through_its_sentences_that_carry_the_label():
     members = memberships(prepare(frame, RollupOptions()), sentence_table(frame))
     by_label = {row.label: row.sentences for row in members.itertuples()}
     assert by_label == {"time": [0], "risk": [1]}
+
+
+def test_library_defaults_are_the_project_s_params():
+    """A library caller of `find_themes` gets the themes and names `cx themes` gives."""
+    from pipeline.config import load_params
+    from pipeline.jobs.themes import theme_options
+
+    project = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    assert ThemeOptions(seed=project.seed, min_n=project.rollup.min_n) == theme_options(
+        project, by_month=False
+    )
 
 
 def test_themes_tables_and_an_emerging_issue(tmp_path):

@@ -29,11 +29,14 @@ THEME_KEYS = ["dimension", "touchpoint", "label", "theme"]
 
 @dataclass
 class ThemeOptions:
+    """The defaults are params.yaml's `themes` section (chosen on the check set's dev half), so a library
+    caller gets the names `cx themes` gives."""
+
     ward_threshold: float = 2.0
     min_comments: int = 6  # a cell with fewer comments is one theme
     name_terms: int = 4
     # the best c-TF-IDF phrases, put in order of nearness to the theme's centre (0: c-TF-IDF order)
-    name_candidates: int = 0
+    name_candidates: int = 20
     quotes: int = 3
     min_n: int = 10  # below this many comments a theme is marked uncertain
     alpha: float = 0.05
