@@ -17,11 +17,16 @@ from spacy.tokens import Doc
 
 # simplemma writes Bulgarian reflexive verbs with their particle: "казвам-(се)", "представям-(си)"
 _REFLEXIVE = re.compile(r"-\((?:се|си)\)$")
+# Bulgarian writes the definite article as a suffix: "изчакването", "операторката", "таксуването". simplemma
+# knows the common nouns' articled forms; for a word it does not know, its suffix rules cut the wrong ending
+# ("операторката" -> "операторкат"), so the article is taken off first: -ът/-ят, -(а|я)та, -(о|е)то, -ите.
+_BG_ARTICLE = re.compile(r"(?<=\w{4})(?:[ъя]т|(?<=[ая])та|(?<=[ое])то|(?<=и)те)$")
 # distinct Russian word forms whose lemma is remembered (a string each: a few MB)
 PYMORPHY_CACHE = 100_000
 # bump when any language's lemmas change: a baseline bundle records the version its TF-IDF was fitted on
 # (version 1: spaCy's lookup tables, before these components; bundles from then carry no version)
-LEMMAS_VERSION = 2
+# (version 3: the Bulgarian article is taken off words simplemma does not know)
+LEMMAS_VERSION = 3
 
 
 class SimplemmaLemmatizer:
@@ -32,9 +37,13 @@ class SimplemmaLemmatizer:
 
     def __call__(self, doc: Doc) -> Doc:
         for token in doc:
-            lemma = simplemma.lemmatize(token.lower_, lang=self.lang) if token.is_alpha else token.text
-            token.lemma_ = _REFLEXIVE.sub("", lemma)
+            token.lemma_ = self._lemma(token.lower_) if token.is_alpha else token.text
         return doc
+
+    def _lemma(self, word: str) -> str:
+        if self.lang == "bg" and not simplemma.is_known(word, lang="bg"):
+            word = _BG_ARTICLE.sub("", word)
+        return _REFLEXIVE.sub("", simplemma.lemmatize(word, lang=self.lang))
 
 
 class PymorphyLemmatizer:
