@@ -160,13 +160,13 @@ def promotion_gate(
     client.set_model_version_tag(name, version, metric, f"{value:.6f}")
     if test_set is not None:
         client.set_model_version_tag(name, version, f"{metric}_test_set", test_set)
-    try:
-        champion = client.get_model_version_by_alias(name, alias)
-    except Exception:  # no alias yet: the first evaluated model becomes champion
-        champion = None
-    if champion is None:
+    # looked up, not caught: a registry that cannot answer (server down, locked store) must stop the gate,
+    # never read as "no champion yet" and hand the alias to whatever was just trained
+    champion_version = client.get_registered_model(name).aliases.get(alias)
+    if champion_version is None:  # the first evaluated model becomes champion
         client.set_registered_model_alias(name, alias, version)
         return GateDecision(True, version, value, None, None, f"no {alias} yet")
+    champion = client.get_model_version(name, champion_version)
     if str(champion.version) == str(version):
         return GateDecision(True, version, value, version, value, f"already {alias}")
     tag = champion.tags.get(metric)

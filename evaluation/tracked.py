@@ -13,6 +13,7 @@ from typing import Any
 from evaluation.behaviour import CAPABILITIES
 from pipeline.labels import HEADS
 from pipeline.metrics import flat_metrics
+from pipeline.settings import ConfigError
 
 TESTS = ("corpus", "real")
 
@@ -92,5 +93,5 @@ def gate_metric_value(metric: str, name: str, headline: dict[str, float]) -> flo
     if metric not in metrics:
         close = difflib.get_close_matches(metric, metrics, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else f"; e.g. {', '.join(sorted(metrics)[:3])}"
-        raise ValueError(f"tracking.gate_metric {metric!r} is not a metric of `cx evaluate`{hint}")
+        raise ConfigError(f"tracking.gate_metric {metric!r} is not a metric of `cx evaluate`{hint}")
     return float(metrics[metric])

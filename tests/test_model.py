@@ -234,6 +234,25 @@ def test_registry_gate_promotes_better_and_refuses_worse(trained):
     assert str(c.get_model_version_by_alias(name, "champion").version) == str(v2)
 
 
+def test_a_registry_that_cannot_answer_stops_the_gate_instead_of_promoting():
+    from evaluation.evaluate import promotion_gate
+
+    moved: list[tuple] = []
+
+    class Unreachable:
+        def set_model_version_tag(self, *args) -> None: ...
+
+        def get_registered_model(self, name):
+            raise ConnectionError("registry unreachable")
+
+        def set_registered_model_alias(self, *args) -> None:
+            moved.append(args)
+
+    with pytest.raises(ConnectionError):
+        promotion_gate(Unreachable(), "cx-terms", "2", 0.9, "gate_mean", "champion")
+    assert moved == []  # the alias did not move to an unchecked candidate
+
+
 def test_pyfunc_round_trip_in_a_fresh_process(trained, tmp_path):
     p, *_ = trained
     # the editable install is switched off in that process: the model must bring its own code (code_paths)

@@ -376,3 +376,16 @@ def test_an_unwritable_output_folder_is_refused_before_the_model_loads(cx, tmp_p
     result = cx(src, "--out", out, model_loads=False)
     assert result.exit_code == 2 and f"no permission to write under {locked}" in result.output
     assert _nothing_written(out)
+
+
+def test_evaluate_without_a_trained_bundle_is_one_line_with_exit_3(tmp_path, params, monkeypatch):
+    from pipeline.cli import app
+
+    missing = {"train.out_dir": str(tmp_path / "no-model"), "baseline.out_dir": str(tmp_path / "no-baseline")}
+    written = write_params(params, tmp_path / "params.yaml", tmp_store(tmp_path) | missing)
+    monkeypatch.setenv("CX_PARAMS", str(written))
+    result = CliRunner().invoke(app, ["evaluate"])
+    assert result.exit_code == 3 and "no trained transformer bundle" in result.output
+    assert "Traceback" not in result.output
+    wrong = CliRunner().invoke(app, ["evaluate", "--candidate", "bert"])
+    assert wrong.exit_code == 2 and "bert" in wrong.output

@@ -277,7 +277,9 @@ def fit_transformer(
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
 
     # the weights' moving average (`train.ema_decay`): a smoother function of the input than the last step's
-    averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay)) if cfg.ema_decay else None
+    averaged = None
+    if cfg.ema_decay:
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state, stale = -1.0, 0, None, 0
     bar = progress_bar(total=total_steps, desc="fine-tune", unit="step", enabled=progress)

@@ -6,13 +6,17 @@ from pathlib import Path
 
 import typer
 
-from pipeline.cli._util import app, console
+from pipeline.bundle import ModelKind
+from pipeline.cli._util import app, console, fail
 from pipeline.config import load_params
+from pipeline.settings import ConfigError
 
 
 @app.command("evaluate", epilog="Example: cx evaluate --candidate transformer")
 def evaluate_cmd(
-    candidate: str = typer.Option("transformer", help="which bundle competes for the champion alias"),
+    candidate: ModelKind = typer.Option(
+        ModelKind.TRANSFORMER.value, help="which bundle competes for the champion alias"
+    ),
     out: Path = typer.Option(None, "--out", help="report folder (default: params evaluation.out_dir)"),
 ) -> None:
     """Test-split report (Markdown + JSON) with the baseline beside the transformer; promotion gate."""
@@ -20,7 +24,12 @@ def evaluate_cmd(
 
     params = load_params()
     out = out or Path(params.evaluation.out_dir)
-    decision, md = evaluate_and_gate(params, candidate, out, log=lambda m: console.print(m))
+    try:
+        decision, md = evaluate_and_gate(params, candidate.value, out, log=lambda m: console.print(m))
+    except (FileNotFoundError, RuntimeError) as exc:  # no bundle to evaluate, or it was never registered
+        fail(str(exc), 3)
+    except ConfigError as exc:
+        fail(str(exc))
     console.print(
         ("[green]promoted[/] " if decision.promoted else "[yellow]not promoted[/] ") + decision.reason
     )
