@@ -29,9 +29,14 @@ from pipeline.settings import Tracking
 OWNER_HOST, OWNER_BOOT, OWNER_PID_NS, OWNER_PID = "cx.host", "cx.boot", "cx.pid_ns", "cx.pid"
 
 
+def tracking_uri(cfg: Tracking) -> str:
+    """The store every command uses: `$MLFLOW_TRACKING_URI`, else `tracking.uri` anchored at the project."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or anchored_uri(cfg.uri)
+
+
 def configure(cfg: Tracking) -> str:
     """Point MLflow at the configured store and return the experiment id."""
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI") or anchored_uri(cfg.uri))
+    mlflow.set_tracking_uri(tracking_uri(cfg))
     if mlflow.get_experiment_by_name(cfg.experiment) is None:
         location = (project_dir() / cfg.artifacts).resolve().as_uri()
         mlflow.create_experiment(cfg.experiment, artifact_location=location)

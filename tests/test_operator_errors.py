@@ -389,3 +389,25 @@ def test_evaluate_without_a_trained_bundle_is_one_line_with_exit_3(tmp_path, par
     assert "Traceback" not in result.output
     wrong = CliRunner().invoke(app, ["evaluate", "--candidate", "bert"])
     assert wrong.exit_code == 2 and "bert" in wrong.output
+
+
+def test_cx_loads_no_model_library_until_a_command_needs_one():
+    """`cx --help`, `cx status`, `cx report` start in a blink: torch, transformers and pandas load inside
+    the commands that use them."""
+    import subprocess
+    import sys
+
+    heavy = ("torch", "transformers", "pandas", "mlflow", "spacy")
+    code = f"import sys, pipeline.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_status_lists_every_stage_output_and_the_store_in_use(params, tmp_path, monkeypatch):
+    from pipeline.cli.status import main_job_outputs
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    rows = {name: path for name, path, _ in main_job_outputs(params)}
+    assert rows["themes"] == Path(params.themes.out_dir)
+    assert rows["int8 export"] == Path(params.export.out_dir)
+    assert rows["MLflow store"] == tmp_path / "elsewhere.db"

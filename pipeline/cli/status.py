@@ -7,8 +7,6 @@ from pathlib import Path
 from pipeline.cli._util import app, console
 from pipeline.config import load_params
 from pipeline.settings import Params
-from pipeline.tables import quarantine_path
-from training.base_model import read_manifest
 
 
 def _size(path: Path) -> str:
@@ -24,11 +22,16 @@ def _size(path: Path) -> str:
 
 def main_job_outputs(params: Params) -> list[tuple[str, Path, str]]:
     """(name, path, detail) for each artefact of the main job, in pipeline order."""
+    from pipeline.tables import quarantine_path  # here, not at the top: `cx --help` stays free of pandas
+    from pipeline.tracking import tracking_uri
+    from training.base_model import read_manifest  # ... and of torch
+
     base = Path(params.base_model.dir)
     manifest = read_manifest(base) or {}
     base_detail = f"source={manifest.get('source', '?')} {_size(base)}" if manifest else ""
     clean = Path(params.sample.clean_out)
     report = Path(params.evaluation.out_dir) / "evaluation.md"
+    store = tracking_uri(params.tracking)
     return [
         ("base model", base, base_detail),
         ("cleaned sample", clean, _size(clean)),
@@ -46,10 +49,23 @@ def main_job_outputs(params: Params) -> list[tuple[str, Path, str]]:
         ("evaluation report", report, ""),
         ("scored sample", Path(params.score.sample_out), _size(Path(params.score.sample_out))),
         ("scoring quarantine", quarantine_path(Path(params.score.sample_out)), ""),
+        ("int8 export", Path(params.export.out_dir), _size(Path(params.export.out_dir))),
         ("touchpoint rollup", Path(params.rollup.out_dir), ""),
+        ("themes", Path(params.themes.out_dir), ""),
         ("journey report", Path(params.report.out), "open in a browser (works offline)"),
-        ("MLflow store", Path("mlflow.db"), "mlflow ui --backend-store-uri sqlite:///mlflow.db"),
+        (
+            "MLflow store",
+            _store_path(store),
+            f"mlflow ui --backend-store-uri {store}"
+            if store.startswith("sqlite:///")
+            else "a tracking server: not checked here",
+        ),
     ]
+
+
+def _store_path(uri: str) -> Path:
+    """The file of a local sqlite store; any other store (a server) is shown by its URI."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else Path(uri)
 
 
 def _bundle_detail(path: Path) -> str:
