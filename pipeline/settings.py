@@ -200,7 +200,6 @@ class Report(Section):
 
 class Params(Section):
     seed: int
-    languages: list[Literal["ru", "bg", "en"]]
     cleaning: Cleaning
     langid: LangId
     base_model: BaseModelSection

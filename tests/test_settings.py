@@ -12,7 +12,7 @@ from pipeline.settings import ConfigError, parse_params, with_changes
 
 def test_the_shipped_params_fit_the_schema():
     shipped = parse_params(yaml.safe_load((REPO_ROOT / "params.yaml").read_text(encoding="utf-8")))
-    assert shipped.tracking.gate_metric and shipped.languages == ["ru", "bg", "en"]
+    assert shipped.tracking.gate_metric and shipped.langid.candidates == ["ru", "bg", "en"]
 
 
 @pytest.mark.parametrize(
