@@ -29,7 +29,7 @@ from pipeline.annotation import select  # noqa: E402
 from pipeline.baseline import TfidfHeads  # noqa: E402
 from pipeline.cleaning.cleaner import Cleaner  # noqa: E402
 from pipeline.config import load_params  # noqa: E402
-from pipeline.dataset.frames import corpus_frame, real_frame  # noqa: E402
+from pipeline.dataset.frames import clean_frame, corpus_frame, real_frame  # noqa: E402
 from pipeline.dataset.targets import encode_targets  # noqa: E402
 from pipeline.decode import probabilities  # noqa: E402
 from pipeline.labels import HEADS  # noqa: E402
@@ -41,21 +41,15 @@ from training.train import calibrated_dev  # noqa: E402
 START, STEP, ROUNDS = 0.20, 0.10, 3
 
 
-def cleaned(frame: pd.DataFrame, cleaner: Cleaner) -> pd.DataFrame:
-    results = cleaner.batch(frame["text"].tolist(), lemmas=True)
-    frame = frame.assign(text=[r.text for r in results], lemmas=[" ".join(r.lemmas or []) for r in results])
-    return frame[[r.ok for r in results]].reset_index(drop=True)
-
-
 def cleaned_splits(params: Params) -> dict[str, pd.DataFrame]:
     """The written corpus's train/dev/test, and the real-text test split (two-pass consensus) beside it:
     a strategy that only helps on written text would not help a CX team."""
     cleaner = Cleaner(params.cleaning, params.langid)
     corpus = corpus_frame(params.data)
-    corpus = cleaned(corpus[corpus["source"] == "corpus"], cleaner)  # the written corpus, no extras
+    corpus = clean_frame(corpus[corpus["source"] == "corpus"], cleaner)  # the written corpus, no extras
     splits = {s: corpus[corpus["split"] == s].reset_index(drop=True) for s in ("train", "dev", "test")}
     real = real_frame(params.real, params.seed, log=lambda _: None)
-    splits["real_test"] = cleaned(real[real["split"] == "test"], cleaner)
+    splits["real_test"] = clean_frame(real[real["split"] == "test"], cleaner)
     return splits
 
 

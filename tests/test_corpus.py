@@ -236,3 +236,13 @@ def test_agreement_table():
     table2 = agreement(first, second).set_index(["head", "view"])
     assert table2.loc[("sentiment", "label"), "kappa"] < 1.0
     assert table2.loc[("sentiment", "label"), "agreement"] == pytest.approx(0.75)
+
+
+def test_labelled_rows_the_cleaner_refuses_are_counted_with_their_reason(cleaner):
+    from pipeline.dataset.frames import clean_frame
+
+    said: list[str] = []
+    frame = pd.DataFrame({"id": ["a", "b"], "text": ["Курьер опоздал на два часа", "   "]})
+    kept = clean_frame(frame, cleaner, said.append)
+    assert kept["id"].tolist() == ["a"] and kept.loc[0, "text_raw"] == "Курьер опоздал на два часа"
+    assert len(said) == 1 and said[0].startswith("1 of 2 labelled rows left out by the cleaner: 1 ")

@@ -9,6 +9,7 @@ baseline. A missing public source is skipped with a message, never an error.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import pandas as pd
@@ -26,12 +27,19 @@ SPLITS = ("train", "dev", "test")
 COLUMNS = ["id", "origin", "source", "lang", "text", "sentiment", "terms", "forces"]
 
 
-def _clean(frame: pd.DataFrame, cleaner: Cleaner) -> pd.DataFrame:
+def clean_frame(frame: pd.DataFrame, cleaner: Cleaner, log: Callable[[str], None] = print) -> pd.DataFrame:
+    """The rows the cleaner accepts, cleaned and lemmatised (`text_raw` keeps the text as read). A row it
+    refuses (an empty text, one in no language) cannot be trained or scored: it is dropped, counted and its
+    reason said, never lost unseen."""
     results = cleaner.batch(frame["text"].tolist(), lemmas=True)
     frame = frame.copy()
     frame["text_raw"] = frame["text"]
     frame["text"] = [r.text for r in results]
     frame["lemmas"] = [" ".join(r.lemmas or []) for r in results]
+    refused = Counter(r.error for r in results if not r.ok)
+    if refused:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in refused.most_common())
+        log(f"{refused.total()} of {len(frame)} labelled rows left out by the cleaner: {reasons}")
     return frame[[r.ok for r in results]].reset_index(drop=True)
 
 
@@ -140,5 +148,5 @@ def load_splits(
             is_corpus = frame["origin"] == "corpus"
             noisy = augment(frame.loc[is_corpus, ["text"]], cfg.augment_share, params.seed)
             frame.loc[is_corpus, "text"] = noisy["text"].to_numpy()
-        frames[split] = _clean(frame, cleaner)
+        frames[split] = clean_frame(frame, cleaner, log)
     return frames
