@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dataset.targets import encode_targets
+from pipeline.decode import decisions
 from pipeline.labels import HEADS, SENTIMENTS, primary
-from pipeline.metrics import head_scores, primary_accuracy, primary_labels, reliability_bins, score
+from pipeline.metrics import head_scores, primary_accuracy, reliability_bins, score
 
 
 def _groups(frame: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -53,10 +54,7 @@ def error_analysis(
     """{lang: {head: [{gold, predicted, count, examples}]}}: the most frequent wrong primary labels (and
     sentiment confusions), each with two cleaned (PII-masked) example texts."""
     out: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    predicted = {
-        "sentiment": [SENTIMENTS[i] for i in probs["sentiment"].argmax(axis=1)],
-        **{h: primary_labels(probs[h], thresholds[h], HEADS[h]) for h in ("terms", "forces")},
-    }
+    predicted = decisions(probs, thresholds)
     for lang in sorted(frame["lang"].unique()):
         out[lang] = {}
         for head in HEADS:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.labels import FORCES, PROB_PREFIX, SENTIMENTS, TERMS, prob_columns
+from pipeline.labels import FORCES, HEADS, NO_LABEL, PROB_PREFIX, SENTIMENTS, TERMS, prob_columns
+
+PROB_DECIMALS = 4  # the probability columns of `cx score` output: what a reader of a scored file decides on
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -40,6 +42,19 @@ def select(probs: np.ndarray, thresholds: np.ndarray, labels: tuple[str, ...]) -
     return out
 
 
+def primary_labels(probs: np.ndarray, thresholds: list[float], labels: tuple[str, ...]) -> list[str]:
+    """The first of each row's `select`ed labels (`terms_primary`, `forces_primary`), NO_LABEL for none."""
+    return [chosen[0] if chosen else NO_LABEL for chosen in select(probs, np.asarray(thresholds), labels)]
+
+
+def decisions(probs: dict[str, np.ndarray], thresholds: dict[str, list[float]]) -> dict[str, list[str]]:
+    """The single-label view of each row: sentiment, primary TERMS, primary Force."""
+    return {
+        "sentiment": [SENTIMENTS[i] for i in probs["sentiment"].argmax(axis=1)],
+        **{head: primary_labels(probs[head], thresholds[head], HEADS[head]) for head in ("terms", "forces")},
+    }
+
+
 def decode(probs: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]) -> pd.DataFrame:
     """The output columns of `cx score` (minus ids and metadata), one row per text."""
     sent = probs["sentiment"]
@@ -48,7 +63,7 @@ def decode(probs: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]) -> p
     frame = pd.DataFrame(
         {
             "sentiment": [SENTIMENTS[i] for i in sent.argmax(axis=1)],
-            "sentiment_prob": sent.max(axis=1).round(4),
+            "sentiment_prob": sent.max(axis=1).round(PROB_DECIMALS),
             "terms": [";".join(t) for t in terms],
             "terms_primary": [t[0] if t else "" for t in terms],
             "forces": [";".join(f) for f in forces],
@@ -57,5 +72,5 @@ def decode(probs: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]) -> p
     )
     for head in PROB_PREFIX:
         for j, column in enumerate(prob_columns(head)):
-            frame[column] = probs[head][:, j].round(4)
+            frame[column] = probs[head][:, j].round(PROB_DECIMALS)
     return frame

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
-from pipeline.labels import HEADS, NO_LABEL, primary
+from pipeline.decode import primary_labels
+from pipeline.labels import HEADS, primary
 
 
 def predictions_from_probs(
@@ -104,13 +105,6 @@ def flat_metrics(result: dict[str, Any], prefix: str) -> dict[str, float]:
         for head, scores in block.items():
             flat[f"{prefix}_{lang}_{head}_macro_f1"] = scores["macro_f1"]
     return flat
-
-
-def primary_labels(probs: np.ndarray, thresholds: list[float], labels: tuple[str, ...]) -> list[str]:
-    """The most probable label that passes its threshold, or NO_LABEL: what `cx score` calls primary."""
-    passed = np.where(probs >= np.asarray(thresholds), probs, -1.0)
-    best = passed.argmax(axis=1)
-    return [labels[j] if passed[i, j] >= 0 else NO_LABEL for i, j in enumerate(best)]
 
 
 def primary_accuracy(

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from pipeline.dataset.augment import augment, perturb
+from pipeline.decode import primary_labels
 from pipeline.labels import TERMS
-from pipeline.metrics import primary_accuracy, primary_labels
+from pipeline.metrics import primary_accuracy
 from pipeline.windows import pool_windows, sentence_windows
 
 

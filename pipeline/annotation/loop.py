@@ -27,7 +27,7 @@ import pandas as pd
 from pipeline.annotation import select
 from pipeline.annotation.labelstudio import CONTEXT_FIELDS, Annotation, labeling_config, read_export, task
 from pipeline.dataset.corpus.contract import Problem, corpus_files, iter_raw, parse_list, validate_records
-from pipeline.decode import decode
+from pipeline.decode import PROB_DECIMALS, decode
 from pipeline.inference import Tagger
 from pipeline.labels import HEADS, LANGS, prob_columns
 from pipeline.preflight import sniff_delimiter
@@ -35,7 +35,6 @@ from pipeline.settings import Data
 from pipeline.tables import TableError, iter_table, table_format
 
 FORMATS = ("labelstudio", "csv")
-STORED_DECIMALS = 4  # the probability columns of `cx score` output (`pipeline.decode`)
 LABEL_COLUMNS = ("sentiment", "terms", "forces", "annotator")  # what annotators fill in a sheet
 SHEET_COLUMNS = (
     *CONTEXT_FIELDS,
@@ -179,7 +178,7 @@ def export_tasks(
         log(f"scoring {len(pool)} comments with {model_version} ...")
         fresh = tagger.probabilities(pool["text"].tolist(), pool["lemmas"].tolist())
         # at the precision `cx score` stores, so that a scored file and a fresh scoring pick the same rows
-        probs = {head: p.round(STORED_DECIMALS) for head, p in fresh.items()}
+        probs = {head: p.round(PROB_DECIMALS) for head, p in fresh.items()}
     chosen = choose(pool, probs, tagger.thresholds, opts, baseline)
     picked = pool.iloc[chosen].reset_index(drop=True)
     mine = {h: p[chosen] for h, p in probs.items()}

@@ -20,8 +20,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from pipeline.decode import select
-from pipeline.labels import HEADS, NO_LABEL, SENTIMENTS
+from pipeline.decode import decisions
 
 STRATEGIES = ("uncertain", "disagree", "diverse", "random")
 LSA_DIMENSIONS = 100
@@ -56,16 +55,6 @@ def uncertainty(
     return np.mean(ranks, axis=0)
 
 
-def decisions(probs: dict[str, np.ndarray], thresholds: dict[str, list[float]]) -> np.ndarray:
-    """(n, 3) array of sentiment, primary TERMS and primary Force as strings."""
-    sentiment = [SENTIMENTS[i] for i in probs["sentiment"].argmax(axis=1)]
-    columns = [sentiment]
-    for name in ("terms", "forces"):
-        chosen = select(probs[name], np.asarray(thresholds[name]), HEADS[name])
-        columns.append([c[0] if c else NO_LABEL for c in chosen])
-    return np.array(columns, dtype=object).T
-
-
 def disagreement(
     probs_a: dict[str, np.ndarray],
     thresholds_a: dict[str, list[float]],
@@ -74,7 +63,8 @@ def disagreement(
 ) -> np.ndarray:
     """Number of heads (0-3) on which two models decide differently, plus a tie-break in [0, 0.5]: half
     the two models' mean uncertainty, so it orders comments within a disagreement count, never across."""
-    differ = (decisions(probs_a, thresholds_a) != decisions(probs_b, thresholds_b)).sum(axis=1)
+    a, b = decisions(probs_a, thresholds_a), decisions(probs_b, thresholds_b)
+    differ = sum(np.array(a[head], dtype=object) != np.array(b[head], dtype=object) for head in a)
     mean_uncertainty = (uncertainty(probs_a, thresholds_a) + uncertainty(probs_b, thresholds_b)) / 2
     return differ + mean_uncertainty / 2
 
