@@ -28,6 +28,9 @@ from pipeline.tables import TableError
 
 ALL = "all"
 SCORE_RANGE = (0, 10)  # NPS 0-10 (CSAT 1-5 lies inside it); anything else is a data error, not a score
+PROMOTER_MIN, DETRACTOR_MAX = 9, 6  # NPS bands (Reichheld): 9-10 promote, 7-8 passive, 0-6 detract
+CSAT_SATISFIED_MIN = 4  # CSAT 1-5: the top-two box (4 and 5) counts as satisfied
+PROMOTER, PASSIVE, DETRACTOR = 0, 1, 2
 DIMENSIONS = {
     "terms": ("terms", TERMS, PROB_PREFIX["terms"]),
     "forces": ("forces", FORCES, PROB_PREFIX["forces"]),
@@ -51,6 +54,12 @@ def wilson(k: int, n: int) -> tuple[float, float]:
         return float("nan"), float("nan")
     ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
     return float(ci.low), float(ci.high)
+
+
+def nps_groups(scores: np.ndarray) -> np.ndarray:
+    """PROMOTER, PASSIVE or DETRACTOR for each 0-10 score."""
+    scores = np.asarray(scores, dtype=float)
+    return np.where(scores >= PROMOTER_MIN, PROMOTER, np.where(scores <= DETRACTOR_MAX, DETRACTOR, PASSIVE))
 
 
 def nps(promoters: int, passives: int, detractors: int) -> tuple[float, float, float]:
@@ -231,7 +240,8 @@ def touchpoint_table(counts: pd.DataFrame, kind: str | None, by_month: bool, min
             "small": n < min_n,
         }
         if kind == "nps":
-            pro, det = int(weight[score >= 9].sum()), int(weight[score <= 6].sum())
+            groups = nps_groups(score)
+            pro, det = int(weight[groups == PROMOTER].sum()), int(weight[groups == DETRACTOR].sum())
             value, vlo, vhi = nps(pro, n_scored - pro - det, det)
             row |= {
                 "promoters": pro,
@@ -243,7 +253,7 @@ def touchpoint_table(counts: pd.DataFrame, kind: str | None, by_month: bool, min
                 "csat": np.nan,
             }
         else:
-            satisfied = int(weight[score >= 4].sum())
+            satisfied = int(weight[score >= CSAT_SATISFIED_MIN].sum())
             row |= {
                 "promoters": 0,
                 "passives": 0,
@@ -321,7 +331,7 @@ def driver_table(counts: pd.DataFrame, kind: str | None, n_boot: int, seed: int)
         return pd.DataFrame(columns=columns)
     scored = counts[counts["score"].notna()]
     rng = np.random.default_rng(seed)
-    group = np.where(scored["score"] >= 9, 0, np.where(scored["score"] <= 6, 2, 1))
+    group = nps_groups(scored["score"].to_numpy())
     weight = scored["n"].to_numpy()
     rows = []
     for key, (_, labels, _) in DIMENSIONS.items():

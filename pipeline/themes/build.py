@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dataset.corpus.contract import parse_list
-from pipeline.rollup.tables import DIMENSIONS, nps, wilson
+from pipeline.rollup.tables import DETRACTOR, DIMENSIONS, PROMOTER, nps, nps_groups, wilson
 from pipeline.themes.cluster import cluster
 from pipeline.themes.naming import key_phrases, top_phrases
 from pipeline.themes.vectors import center_by_language, language_means, normalise
@@ -187,9 +187,9 @@ def display_name(phrases: list[list[str]], total: int) -> str:
 
 
 def _nps_of(scores: np.ndarray) -> float:
-    scores = scores[~np.isnan(scores)]
-    promoters, detractors = int((scores >= 9).sum()), int((scores <= 6).sum())
-    return nps(promoters, len(scores) - promoters - detractors, detractors)[0]
+    groups = nps_groups(scores[~np.isnan(scores)])
+    promoters, detractors = int((groups == PROMOTER).sum()), int((groups == DETRACTOR).sum())
+    return nps(promoters, len(groups) - promoters - detractors, detractors)[0]
 
 
 def _theme_table(members, units, prepared, sentences, names, opts, score_kind) -> pd.DataFrame:
