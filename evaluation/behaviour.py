@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from pipeline.dataset.augment import typo
+from pipeline.labels import parse_list
 from pipeline.settings import Behaviour
 
 CAPABILITIES = ("mft", "negation", "invariance", "directional")
@@ -54,7 +55,7 @@ def _expectation_failures(case: dict[str, Any], row: pd.Series) -> list[str]:
     if "sentiment_not" in case and row["sentiment"] == case["sentiment_not"]:
         failures.append(f"sentiment {row['sentiment']} (must not be)")
     for key, column in (("terms", "terms"), ("forces", "forces")):
-        got = [x for x in str(row[column] or "").split(";") if x]
+        got = parse_list(row[column])
         missing = [x for x in case.get(key, []) if x not in got]
         if missing:
             failures.append(f"{column} {got} (missing {missing})")

@@ -21,6 +21,7 @@ import yaml
 from sklearn.metrics import adjusted_rand_score
 
 from pipeline.cleaning.cleaner import Cleaner
+from pipeline.labels import join_labels
 from pipeline.rollup.tables import RollupOptions, prepare
 from pipeline.themes.build import THEME_KEYS, ThemeOptions, find_themes, sentence_table
 from pipeline.themes.naming import content_lemmas
@@ -38,7 +39,7 @@ def load_check_set(folder: Path = CHECK_DIR, half: str | None = None) -> tuple[p
     frame = pd.DataFrame(rows)
     if half:
         frame = frame[frame["id"].str[-2:].astype(int).isin(HALVES[half])].reset_index(drop=True)
-    frame["terms"] = frame["terms"].map(";".join)
+    frame["terms"] = frame["terms"].map(join_labels)
     frame["forces"] = ""
     return frame, yaml.safe_load((folder / "sub_issues.yaml").read_text(encoding="utf-8"))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipeline.labels import FORCES, HEADS, NO_LABEL, PROB_PREFIX, SENTIMENTS, TERMS, prob_columns
+from pipeline.labels import FORCES, HEADS, NO_LABEL, PROB_PREFIX, SENTIMENTS, TERMS, join_labels, prob_columns
 
 PROB_DECIMALS = 4  # the probability columns of `cx score` output: what a reader of a scored file decides on
 
@@ -64,9 +64,9 @@ def decode(probs: dict[str, np.ndarray], thresholds: dict[str, np.ndarray]) -> p
         {
             "sentiment": [SENTIMENTS[i] for i in sent.argmax(axis=1)],
             "sentiment_prob": sent.max(axis=1).round(PROB_DECIMALS),
-            "terms": [";".join(t) for t in terms],
+            "terms": [join_labels(t) for t in terms],
             "terms_primary": [t[0] if t else "" for t in terms],
-            "forces": [";".join(f) for f in forces],
+            "forces": [join_labels(f) for f in forces],
             "forces_primary": [f[0] if f else "" for f in forces],
         }
     )

@@ -5,7 +5,9 @@ The order is part of the model contract: output columns `p_terms_time`, ... foll
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,6 +19,7 @@ LANGS = ("ru", "bg", "en")
 
 HEADS = {"sentiment": SENTIMENTS, "terms": TERMS, "forces": FORCES}
 NO_LABEL = "none"  # the "primary" of an empty TERMS/Force list, for stratification and tables
+LIST_SEP = ";"  # a TERMS / Forces list in one text cell (CSV, the scored file): "time;money"
 # output column prefix of each head's per-label probabilities (`p_terms_time`, `p_forces_fairness`, ...)
 PROB_PREFIX = {"terms": "p_terms_", "forces": "p_forces_", "sentiment": "p_sentiment_"}
 
@@ -34,6 +37,23 @@ def current_column_names(frame: pd.DataFrame) -> pd.DataFrame:
 def prob_columns(head: str) -> list[str]:
     """The `cx score` columns holding one head's probabilities, in the scheme's label order."""
     return [PROB_PREFIX[head] + label for label in HEADS[head]]
+
+
+def join_labels(labels: Iterable[str]) -> str:
+    """A label list as one text cell: "time;money" ("" for none)."""
+    return LIST_SEP.join(labels)
+
+
+def parse_list(value: Any) -> list:
+    """A label list as it arrives: a list (JSONL, Parquet), a JSON string or a `join_labels` cell (CSV)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return []
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("["):
+            return json.loads(value)
+        return [v.strip() for v in value.split(LIST_SEP) if v.strip()]
+    return list(value)
 
 
 def primary(labels: list[str]) -> str:

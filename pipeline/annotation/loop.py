@@ -26,10 +26,10 @@ import pandas as pd
 
 from pipeline.annotation import select
 from pipeline.annotation.labelstudio import CONTEXT_FIELDS, Annotation, labeling_config, read_export, task
-from pipeline.dataset.corpus.contract import Problem, corpus_files, iter_raw, parse_list, validate_records
+from pipeline.dataset.corpus.contract import Problem, corpus_files, iter_raw, validate_records
 from pipeline.decode import PROB_DECIMALS, decode
 from pipeline.inference import Tagger
-from pipeline.labels import HEADS, LANGS, prob_columns
+from pipeline.labels import HEADS, LANGS, join_labels, parse_list, prob_columns
 from pipeline.preflight import sniff_delimiter
 from pipeline.settings import Data
 from pipeline.tables import TableError, iter_table, table_format
@@ -190,8 +190,8 @@ def export_tasks(
             row["text"],
             {
                 "sentiment": labels.at[i, "sentiment"],
-                "terms": [t for t in labels.at[i, "terms"].split(";") if t],
-                "forces": [f for f in labels.at[i, "forces"].split(";") if f],
+                "terms": parse_list(labels.at[i, "terms"]),
+                "forces": parse_list(labels.at[i, "forces"]),
                 "score": round(float(confidence[i]), 4),
             },
         )
@@ -214,8 +214,8 @@ def export_tasks(
             | (
                 {
                     "model_sentiment": p["sentiment"],
-                    "model_terms": ";".join(p["terms"]),
-                    "model_forces": ";".join(p["forces"]),
+                    "model_terms": join_labels(p["terms"]),
+                    "model_forces": join_labels(p["forces"]),
                     "model_score": p["score"],
                 }
                 if opts.predictions

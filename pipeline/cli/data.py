@@ -161,7 +161,8 @@ def _labelled_pass(path: Path) -> pd.DataFrame:
     import pandas as pd
 
     from pipeline.annotation.loop import read_annotations
-    from pipeline.dataset.corpus.contract import load_corpus, parse_list
+    from pipeline.dataset.corpus.contract import load_corpus
+    from pipeline.labels import parse_list
     from pipeline.tables import read_table
 
     if path.suffix.lower() == ".json":

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from pipeline.labels import FORCES, PROB_PREFIX, TERMS
+from pipeline.labels import FORCES, LIST_SEP, PROB_PREFIX, TERMS
 from pipeline.tables import TableError
 
 ALL = "all"
@@ -146,7 +146,7 @@ def _label_flags(frame: pd.DataFrame) -> dict[str, pd.Series]:
     """`has_{dimension}_{label}`: whether each row's label list (`a;b`) holds the label."""
     flags = {}
     for key, (col, labels, _) in DIMENSIONS.items():
-        sets = frame[col].fillna("").astype(str).str.split(";")
+        sets = frame[col].fillna("").astype(str).str.split(LIST_SEP)
         for label in labels:
             flags[f"has_{key}_{label}"] = sets.map(lambda s, label=label: label in s).astype(bool)
     return flags

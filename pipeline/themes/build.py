@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.dataset.corpus.contract import parse_list
+from pipeline.labels import parse_list
 from pipeline.rollup.tables import DETRACTOR, DIMENSIONS, PROMOTER, nps, nps_groups, wilson
 from pipeline.themes.cluster import cluster
 from pipeline.themes.naming import key_phrases, top_phrases

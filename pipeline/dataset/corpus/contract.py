@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from pipeline.cleaning.cleaner import Cleaner
-from pipeline.labels import FORCES, LANGS, SENTIMENTS, TERMS
+from pipeline.labels import FORCES, LANGS, SENTIMENTS, TERMS, parse_list
 from pipeline.settings import Data
 from pipeline.tables import FORMATS, iter_table
 
@@ -84,18 +84,6 @@ def corpus_files(path: str | Path) -> list[Path]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file or folder")
     return [path]
-
-
-def parse_list(value: Any) -> Any:
-    """Lists arrive as lists (JSONL, Parquet), JSON strings or ';'-joined strings (CSV)."""
-    if value is None or (isinstance(value, float) and value != value):
-        return []
-    if isinstance(value, str):
-        value = value.strip()
-        if value.startswith("["):
-            return json.loads(value)
-        return [v.strip() for v in value.split(";") if v.strip()]
-    return list(value)
 
 
 def iter_raw(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
