@@ -429,6 +429,44 @@ def test_heat_map_leaves_cells_with_too_few_comments_uncoloured():
     assert np.nanmax(coloured) == pytest.approx(1.0)  # without a minimum it would have been the darkest
 
 
+def test_force_shares_of_a_touchpoint_with_too_few_comments_are_left_uncoloured():
+    """The Forces map stretches its colours to the largest share: 2 of 3 comments must not set the scale."""
+    from pipeline.rollup.charts import forces_heatmap
+
+    rows = [("delivery", "control", 10, 40), ("ordering", "fairness", 2, 3)]
+    cells = pd.DataFrame(
+        [
+            {
+                "dimension": "forces",
+                "touchpoint": tp,
+                "month": "all",
+                "label": label,
+                "volume": volume,
+                "touchpoint_comments": total,
+                "share": volume / total,
+                "negative_share": 0.5,
+                "pain_index": 0.0,
+            }
+            for tp, label, volume, total in rows
+        ]
+    )
+    for column in (
+        "share_lo",
+        "share_hi",
+        "negative_share_lo",
+        "negative_share_hi",
+        "pain_index_lo",
+        "pain_index_hi",
+        "net_sentiment",
+    ):
+        cells[column] = 0.0
+    trace = forces_heatmap(cells, min_n=10).data[0]
+    z = np.asarray(trace.z, dtype=float)
+    assert np.nanmax(z) == pytest.approx(0.25) and trace.zmax == pytest.approx(0.25)
+    assert "2<br>too few" in [t for row in trace.text for t in row if t]
+    assert np.nanmax(np.asarray(forces_heatmap(cells).data[0].z, dtype=float)) == pytest.approx(2 / 3)
+
+
 def test_every_data_field_is_escaped_and_a_missing_one_prints_as_nothing(tmp_path: Path) -> None:
     folder = write_rollup(tmp_path / "rollup")
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))

@@ -117,14 +117,19 @@ class HeatmapStyle:
     zmax: float | None  # None: stretch to the largest value
 
 
-def cell_text(volume: float, share: float, negative_share: float, colour_column: str, min_n: int = 1) -> str:
-    """Two short lines per cell: the count always (a deep colour over 4 comments is not a finding); below
-    `min_n` comments the negative share is not shown as a finding either."""
+# the comments each colour is a share of: a cell's negative share rests on its own comments, a Force's
+# share of a touchpoint on the touchpoint's comments
+COLOUR_BASIS = {"negative_share": "volume", "share": "touchpoint_comments"}
+
+
+def cell_text(volume: float, share: float, negative_share: float, colour_column: str, enough: bool) -> str:
+    """Two short lines per cell: the count always (a deep colour over 4 comments is not a finding); when
+    the colour rests on fewer than `rollup.min_n` comments (`enough` False), no share reads as a finding."""
     if math.isnan(volume) or volume == 0:
         return ""
+    if not enough:
+        return f"{int(volume):,}<br>too few"
     if colour_column == "negative_share":
-        if volume < min_n:
-            return f"{int(volume):,}<br>too few"
         return f"{int(volume):,}<br>{fmt_pct(negative_share)} neg"
     return f"{fmt_pct(share)}<br>n={int(volume):,}"
 
@@ -133,17 +138,18 @@ def label_heatmap(
     cells: pd.DataFrame, dimension: str, scheme: Sequence[str], style: HeatmapStyle, min_n: int = 1
 ) -> go.Figure | None:
     """Touchpoints (journey order, top to bottom) x labels, coloured by one cell column; None if no cells.
-    A negative share over fewer than `min_n` comments is left uncoloured and marked "too few"."""
+    A share over fewer than `min_n` comments (`COLOUR_BASIS`) is left uncoloured and marked "too few"."""
     sub = overall_cells(cells, dimension)
     if sub.empty:
         return None
     rows, cols = journey_order(sub["touchpoint"]), label_order(sub["label"], scheme)
     values = {
-        c: grid(sub, c, rows, cols).to_numpy(dtype=float) for c in ("volume", "share", "negative_share")
+        c: grid(sub, c, rows, cols).to_numpy(dtype=float)
+        for c in ("volume", "touchpoint_comments", "share", "negative_share")
     }
+    enough = values[COLOUR_BASIS[style.colour_column]] >= min_n
     z = grid(sub, style.colour_column, rows, cols).to_numpy(dtype=float)
-    if style.colour_column == "negative_share":
-        z[values["volume"] < min_n] = np.nan
+    z[~enough] = np.nan
     text = [
         [
             cell_text(
@@ -151,7 +157,7 @@ def label_heatmap(
                 values["share"][i][j],
                 values["negative_share"][i][j],
                 style.colour_column,
-                min_n,
+                bool(enough[i][j]),
             )
             for j in range(len(cols))
         ]
@@ -193,14 +199,14 @@ def terms_heatmap(cells: pd.DataFrame, min_n: int = 1) -> go.Figure | None:
     return label_heatmap(cells, "terms", TERMS, style, min_n)
 
 
-def forces_heatmap(cells: pd.DataFrame) -> go.Figure | None:
+def forces_heatmap(cells: pd.DataFrame, min_n: int = 1) -> go.Figure | None:
     """Forces profile: the share of a touchpoint's comments that carry each Force.
 
     Shares of multi-label tags do not add up to 100% per row; the colour scale is stretched to the largest
     share because Forces are rarer than TERMS and a 0-100% scale would wash them out.
     """
     style = HeatmapStyle("share", "Blues", "share of<br>comments", zmax=None)
-    return label_heatmap(cells, "forces", FORCES, style)
+    return label_heatmap(cells, "forces", FORCES, style, min_n)
 
 
 def monthly_rows(touchpoints: pd.DataFrame) -> pd.DataFrame:
