@@ -1,8 +1,9 @@
 """Text cleaning: normalisation, PII masking, language id, spaCy sentences and lemmas.
 
-The public entry points are :func:`clean_text` and :func:`clean_batch` (see ``cleaner.py``).
+The entry point is :class:`Cleaner` (``cleaner.py``): ``Cleaner()(text)`` for one comment, ``.batch(texts)``
+for many, with the params.yaml in use (or the sections a model bundle was trained with).
 """
 
-from pipeline.cleaning.cleaner import Cleaner, CleanResult, clean_batch, clean_text
+from pipeline.cleaning.cleaner import Cleaner, CleanResult
 
-__all__ = ["CleanResult", "Cleaner", "clean_batch", "clean_text"]
+__all__ = ["CleanResult", "Cleaner"]

@@ -11,7 +11,6 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from pipeline.cleaning.langid import OTHER, LanguageIdentifier
@@ -147,16 +146,3 @@ class Cleaner:
             res.sentences = [s.text for s in doc.sents]
             if lemmas:
                 res.lemmas = [t.lemma_.lower() or t.lower_ for t in doc if not t.is_space and not t.is_punct]
-
-
-@lru_cache(maxsize=1)
-def default_cleaner() -> Cleaner:
-    return Cleaner()
-
-
-def clean_text(value: Any, lemmas: bool = False) -> CleanResult:
-    return default_cleaner()(value, lemmas=lemmas)
-
-
-def clean_batch(values: Iterable[Any], lemmas: bool = False) -> list[CleanResult]:
-    return default_cleaner().batch(values, lemmas=lemmas)
