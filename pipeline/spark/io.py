@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.tables import TableError, table_format
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.sql import DataFrame, SparkSession
 
 SPARK_FORMATS = ("parquet", "csv", "tsv", "jsonl")
+PART = "__part"  # which of a job's outputs an executor's row belongs to
+
+
+def tagged_parts(parts: dict[str, pd.DataFrame], names: list[str]) -> Iterator[pd.DataFrame]:
+    """An executor's outputs as one schema (`names`, then PART): Spark's mapInPandas yields a single
+    table, so each output takes the other's columns as nulls and says in PART which it is."""
+    import pandas as pd
+
+    for part, frame in parts.items():
+        if len(frame):
+            empty = pd.Series(None, index=frame.index, dtype=object)
+            out = pd.DataFrame({c: frame.get(c, empty) for c in names if c != PART})
+            out[PART] = part
+            yield out
 
 
 def read_frame(

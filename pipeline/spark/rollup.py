@@ -27,14 +27,13 @@ from pipeline.rollup.tables import (
     quote_candidates,
     summarize,
 )
-from pipeline.spark.io import read_frame
+from pipeline.spark.io import PART, read_frame, tagged_parts
 from pipeline.tables import TableError, quarantine_path
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-PART = "__part"
 COUNTS, QUOTES = "counts", "quotes"
 INPUT, POSITION = "__input", "__position"
 
@@ -94,7 +93,7 @@ def partial_tables(
     opts: RollupOptions, text_col: str, schema: StructType
 ) -> Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]]:
     """Per Arrow batch: its comment counts and its best quotes per cell, with the local engine's code."""
-    names = [c for c in schema.fieldNames() if c != PART]
+    names = schema.fieldNames()
 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for batch in batches:
@@ -103,12 +102,7 @@ def partial_tables(
                 COUNTS: count_rows(prepared),
                 QUOTES: quote_candidates(prepared, opts.quotes_per_cell, text_col),
             }
-            for part, frame in parts.items():
-                if len(frame):
-                    empty = pd.Series(None, index=frame.index, dtype=object)
-                    out = pd.DataFrame({c: frame.get(c, empty) for c in names})
-                    out[PART] = part
-                    yield out
+            yield from tagged_parts(parts, names)
 
     return run
 

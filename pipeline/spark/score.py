@@ -23,7 +23,7 @@ import pandas as pd
 from pipeline.batch import ScoreOptions, ScoreReport, load_state, require_state_ids, save_state, score_chunk
 from pipeline.inference import Tagger
 from pipeline.precision import Precision
-from pipeline.spark.io import read_frame
+from pipeline.spark.io import PART, read_frame, tagged_parts
 from pipeline.tables import TableError, quarantine_path
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 ROW = "__row"  # 1-based input row number, as the local engine counts rows
-PART = "__part"  # which output a row goes to
 PARTITION, POSITION = "__partition", "__position"
 WITHIN_PARTITION = (1 << 33) - 1  # monotonically_increasing_id: partition id above bit 33, position below
 SCORED, QUARANTINED = "scored", "quarantined"
@@ -133,12 +132,7 @@ def score_batches(
         for batch in batches:
             batch.index = batch.pop(ROW).to_numpy()
             scored, quarantined = score_chunk(batch, tagger, opts, model_version)
-            for part, frame in ((SCORED, scored), (QUARANTINED, quarantined)):
-                if len(frame):
-                    empty = pd.Series(None, index=frame.index, dtype=object)  # a column of the other output
-                    out = pd.DataFrame({c: frame.get(c, empty) for c in names if c != PART})
-                    out[PART] = part
-                    yield out
+            yield from tagged_parts({SCORED: scored, QUARANTINED: quarantined}, names)
 
     return run
 
