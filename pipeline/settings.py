@@ -99,7 +99,6 @@ class Train(Section):
     threshold_grid: tuple[float, float, float]
     num_threads: int = Field(ge=1)
     precision: Precision
-    ema_decay: float = Field(ge=0, lt=1)
 
 
 class Real(Section):

@@ -24,7 +24,6 @@ import pandas as pd
 import torch
 from datasets import Dataset
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from transformers import AutoTokenizer, get_linear_schedule_with_warmup
 
 from pipeline.bundle import ENCODER_DIR, BundleMeta, ModelKind
@@ -276,10 +275,6 @@ def fit_transformer(
     dtype = autocast_dtype(cfg.precision)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
 
-    # the weights' moving average (`train.ema_decay`): a smoother function of the input than the last step's
-    averaged = None
-    if cfg.ema_decay:
-        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
     history: list[dict[str, float]] = []
     best_score, best_epoch, best_state, stale = -1.0, 0, None, 0
     bar = progress_bar(total=total_steps, desc="fine-tune", unit="step", enabled=progress)
@@ -297,13 +292,10 @@ def fit_transformer(
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-            if averaged is not None:
-                averaged.update_parameters(model)
             running.append(loss.item())
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{np.mean(running[-50:]):.3f}", refresh=False)
-        judged = model if averaged is None else averaged.module
-        dev_logits = predict_logits(judged, dev_ds, tokenizer, cfg.eval_batch_size, dtype)
+        dev_logits = predict_logits(model, dev_ds, tokenizer, cfg.eval_batch_size, dtype)
         default = {"terms": [0.5] * len(HEADS["terms"]), "forces": [0.5] * len(HEADS["forces"])}
         dev = score(probabilities(dev_logits, {h: 1.0 for h in HEADS}), default, dev_targets, dev_masks)
         record = {
@@ -321,7 +313,7 @@ def fit_transformer(
         )
         if dev["macro_f1_mean"] > best_score:
             best_score, best_epoch, stale = dev["macro_f1_mean"], epoch, 0
-            best_state = copy.deepcopy(judged.state_dict())
+            best_state = copy.deepcopy({k: v for k, v in model.state_dict().items()})
         else:
             stale += 1
             if stale >= cfg.early_stopping_patience:
@@ -343,7 +335,6 @@ def fit_transformer(
             "best_epoch": best_epoch,
             "seed": params.seed,
             "precision": str(dtype or torch.float32).removeprefix("torch."),
-            "ema_decay": cfg.ema_decay,
         },
     )
     out_dir = fresh_dir(cfg.out_dir)
