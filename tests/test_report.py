@@ -386,28 +386,23 @@ def test_csat_rollup_shows_csat_instead_of_nps(tmp_path: Path) -> None:
     assert "NPS [95% CI]" not in html and "CSAT (% 4–5)" in html
 
 
-def test_heat_map_leaves_cells_with_too_few_comments_uncoloured():
-    """A negative share over 2 comments is not painted as the worst cell on the map."""
-    from pipeline.rollup.charts import terms_heatmap
-
+def _overall_cells(dimension: str, rows: list[tuple[str, str, int, int, float]]) -> pd.DataFrame:
+    """Overall (all months) cells of one dimension from (touchpoint, label, volume, touchpoint comments,
+    negative share); the interval columns, which the maps do not read, are zeros."""
     cells = pd.DataFrame(
         [
             {
-                "dimension": "terms",
+                "dimension": dimension,
                 "touchpoint": tp,
                 "month": "all",
                 "label": label,
                 "volume": volume,
-                "touchpoint_comments": 40,
-                "share": volume / 40,
+                "touchpoint_comments": total,
+                "share": volume / total,
                 "negative_share": neg,
                 "pain_index": 0.0,
             }
-            for tp, label, volume, neg in (
-                ("delivery", "time", 30, 0.5),
-                ("delivery", "money", 2, 1.0),
-                ("call_center", "time", 12, 0.25),
-            )
+            for tp, label, volume, total, neg in rows
         ]
     )
     for column in (
@@ -420,6 +415,21 @@ def test_heat_map_leaves_cells_with_too_few_comments_uncoloured():
         "net_sentiment",
     ):
         cells[column] = 0.0
+    return cells
+
+
+def test_heat_map_leaves_cells_with_too_few_comments_uncoloured():
+    """A negative share over 2 comments is not painted as the worst cell on the map."""
+    from pipeline.rollup.charts import terms_heatmap
+
+    cells = _overall_cells(
+        "terms",
+        [
+            ("delivery", "time", 30, 40, 0.5),
+            ("delivery", "money", 2, 40, 1.0),
+            ("call_center", "time", 12, 40, 0.25),
+        ],
+    )
     trace = terms_heatmap(cells, min_n=10).data[0]
     z = np.asarray(trace.z, dtype=float)
     texts = [t for row in trace.text for t in row if t]
@@ -433,33 +443,9 @@ def test_force_shares_of_a_touchpoint_with_too_few_comments_are_left_uncoloured(
     """The Forces map stretches its colours to the largest share: 2 of 3 comments must not set the scale."""
     from pipeline.rollup.charts import forces_heatmap
 
-    rows = [("delivery", "control", 10, 40), ("ordering", "fairness", 2, 3)]
-    cells = pd.DataFrame(
-        [
-            {
-                "dimension": "forces",
-                "touchpoint": tp,
-                "month": "all",
-                "label": label,
-                "volume": volume,
-                "touchpoint_comments": total,
-                "share": volume / total,
-                "negative_share": 0.5,
-                "pain_index": 0.0,
-            }
-            for tp, label, volume, total in rows
-        ]
+    cells = _overall_cells(
+        "forces", [("delivery", "control", 10, 40, 0.5), ("ordering", "fairness", 2, 3, 0.5)]
     )
-    for column in (
-        "share_lo",
-        "share_hi",
-        "negative_share_lo",
-        "negative_share_hi",
-        "pain_index_lo",
-        "pain_index_hi",
-        "net_sentiment",
-    ):
-        cells[column] = 0.0
     trace = forces_heatmap(cells, min_n=10).data[0]
     z = np.asarray(trace.z, dtype=float)
     assert np.nanmax(z) == pytest.approx(0.25) and trace.zmax == pytest.approx(0.25)
