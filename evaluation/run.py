@@ -34,6 +34,7 @@ from pipeline.dataset.frames import load_splits
 from pipeline.figures import confusion_figure
 from pipeline.inference import Tagger
 from pipeline.labels import HEADS
+from pipeline.registry import ModelNotFound
 from pipeline.settings import Params
 from pipeline.tracking import client, configure, tracked_run
 
@@ -117,7 +118,7 @@ def evaluate_and_gate(
         mlflow.log_artifact(str(js))
         version = registered_version(available[candidate])
         if version is None:
-            raise RuntimeError(f"{available[candidate]} was not registered; retrain it with `cx train`")
+            raise ModelNotFound(f"{available[candidate]} was not registered; retrain it with `cx train`")
         decision = promotion_gate(
             client(),
             params.model.name,

@@ -21,12 +21,13 @@ def evaluate_cmd(
 ) -> None:
     """Test-split report (Markdown + JSON) with the baseline beside the transformer; promotion gate."""
     from evaluation.run import evaluate_and_gate
+    from pipeline.registry import ModelNotFound
 
     params = load_params()
     out = out or Path(params.evaluation.out_dir)
     try:
         decision, md = evaluate_and_gate(params, candidate.value, out, log=lambda m: console.print(m))
-    except (FileNotFoundError, RuntimeError) as exc:  # no bundle to evaluate, or it was never registered
+    except (FileNotFoundError, ModelNotFound) as exc:  # no bundle to evaluate, or it was never registered
         fail(str(exc), 3)
     except ConfigError as exc:
         fail(str(exc))
