@@ -411,3 +411,6 @@ def test_status_lists_every_stage_output_and_the_store_in_use(params, tmp_path, 
     assert rows["themes"] == Path(params.themes.out_dir)
     assert rows["int8 export"] == Path(params.export.out_dir)
     assert rows["MLflow store"] == tmp_path / "elsewhere.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.internal:5000")
+    server = {name: (path, detail) for name, path, detail in main_job_outputs(params)}["MLflow store"]
+    assert server == (None, "tracking server http://mlflow.internal:5000")  # not a file to call missing

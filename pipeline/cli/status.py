@@ -8,6 +8,8 @@ from pipeline.cli._util import app, console
 from pipeline.config import load_params
 from pipeline.settings import Params
 
+SQLITE = "sqlite:///"
+
 
 def _size(path: Path) -> str:
     if not path.exists():
@@ -20,8 +22,8 @@ def _size(path: Path) -> str:
     return f"{total / 1e6:.1f} MB"
 
 
-def main_job_outputs(params: Params) -> list[tuple[str, Path, str]]:
-    """(name, path, detail) for each artefact of the main job, in pipeline order."""
+def main_job_outputs(params: Params) -> list[tuple[str, Path | None, str]]:
+    """(name, path, detail) for each artefact of the main job, in pipeline order (no path: not a file)."""
     from pipeline.tables import quarantine_path  # here, not at the top: `cx --help` stays free of pandas
     from pipeline.tracking import tracking_uri
     from training.base_model import read_manifest  # ... and of torch
@@ -53,19 +55,15 @@ def main_job_outputs(params: Params) -> list[tuple[str, Path, str]]:
         ("touchpoint rollup", Path(params.rollup.out_dir), ""),
         ("themes", Path(params.themes.out_dir), ""),
         ("journey report", Path(params.report.out), "open in a browser (works offline)"),
-        (
-            "MLflow store",
-            _store_path(store),
-            f"mlflow ui --backend-store-uri {store}"
-            if store.startswith("sqlite:///")
-            else "a tracking server: not checked here",
-        ),
+        _store_row(store),
     ]
 
 
-def _store_path(uri: str) -> Path:
-    """The file of a local sqlite store; any other store (a server) is shown by its URI."""
-    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else Path(uri)
+def _store_row(uri: str) -> tuple[str, Path | None, str]:
+    """A local sqlite store is a file to check; a tracking server (no path) is named by its URI."""
+    if uri.startswith(SQLITE):
+        return ("MLflow store", Path(uri.removeprefix(SQLITE)), f"mlflow ui --backend-store-uri {uri}")
+    return ("MLflow store", None, f"tracking server {uri}")
 
 
 def _bundle_detail(path: Path) -> str:
@@ -82,5 +80,8 @@ def _bundle_detail(path: Path) -> str:
 def status_cmd() -> None:
     """Show where the main job's outputs are and whether each one exists."""
     for name, path, detail in main_job_outputs(load_params()):
+        if path is None:
+            console.print(f"{'[cyan]remote[/]':>18}  {name:<22} {detail}")
+            continue
         mark = "[green]ok[/]" if path.exists() else "[yellow]missing[/]"
         console.print(f"{mark:>18}  {name:<22} {path.resolve()}  {detail}")
