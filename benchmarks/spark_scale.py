@@ -92,13 +92,7 @@ def score_table(spark, model: str, sizes: list[int], master: str, folder: Path) 
 
 def rollup_table(spark, scored: Path, sizes: list[int], master: str, folder: Path) -> tuple[list[dict], bool]:
     params = load_params()
-    opts = RollupOptions(
-        by_month=True,
-        quotes_per_cell=params.rollup.quotes_per_cell,
-        bootstrap=params.rollup.bootstrap,
-        seed=params.seed,
-        min_n=params.rollup.min_n,
-    )
+    opts = RollupOptions.from_params(params, by_month=True)
     base, _, _ = read_scored([scored])
     rollup_on_spark(spark, [str(repeated(base, 1_000, folder / "warm-up.parquet"))], opts)  # untimed
     rows, last, equal = [], None, True

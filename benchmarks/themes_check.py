@@ -52,7 +52,7 @@ def main() -> int:
     for encoder in encoders:
         embed = SentenceVectors(params.themes.model_copy(update={"encoder": encoder}), args.model)
         for half in ("dev", "test"):
-            r = run_check(embed, cleaner, opts, half=half)
+            r = run_check(embed, cleaner, opts, RollupOptions.from_params(params), half=half)
             named = {lang: sum(v[lang] for v in r["names"].values()) for lang in LANGS}
             n = len(r["names"])
             print(
@@ -70,9 +70,8 @@ def main() -> int:
     if args.scored.is_file():
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            result = run_themes(
-                params, [args.scored], Path(tmp), RollupOptions(by_month=True), log=lambda _: None
-            )
+            opts_month = RollupOptions.from_params(params, by_month=True)
+            result = run_themes(params, [args.scored], Path(tmp), opts_month, log=lambda _: None)
             seconds = time.perf_counter() - started
         s = result["summary"]
         print(

@@ -48,6 +48,7 @@ def run_check(
     embed: Callable[[list[str]], np.ndarray],
     cleaner: Cleaner,
     opts: ThemeOptions,
+    rollup: RollupOptions,
     folder: Path = CHECK_DIR,
     half: str | None = None,
 ) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def run_check(
     `half`: dev or test (the comments numbered 01-05 or 06-10), or all."""
     frame, subs = load_check_set(folder, half)
     frame["text"] = [c.text for c in cleaner.batch(frame["text"].tolist())]
-    prepared = prepare(frame, RollupOptions())
+    prepared = prepare(frame, rollup)
     tables = find_themes(prepared, sentence_table(frame), embed, content_lemmas, opts, None)
     assigned = tables["assignments"]
     assigned = assigned[assigned["dimension"] == "terms"].drop_duplicates("id").set_index("id")

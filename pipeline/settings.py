@@ -10,6 +10,7 @@ it uses, so what a function depends on shows in its signature.
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -58,7 +59,16 @@ class Sample(Section):
     text_col: str
     id_col: str
     clean_out: str
-    clean_quarantine: str
+    clean_quarantine: str  # where `cx clean` puts the refused rows: named for DVC's outs, derived by the code
+
+    @model_validator(mode="after")
+    def _quarantine_beside_output(self) -> Sample:
+        from pipeline.tables import quarantine_path  # here: loading params must not pull in pandas
+
+        derived = quarantine_path(self.clean_out)
+        if Path(self.clean_quarantine) != derived:
+            raise ValueError(f"clean_quarantine must be {derived.as_posix()}, where cx clean writes it")
+        return self
 
 
 class Data(Section):
@@ -90,6 +100,7 @@ class Train(Section):
     head_lr: float = Field(gt=0)
     weight_decay: float = Field(ge=0)
     warmup_ratio: float = Unit
+    max_grad_norm: float = Field(gt=0)
     freeze_embeddings: bool
     vocab_keep_top: int = Field(ge=0)
     loss_weights: dict[Literal["sentiment", "terms", "forces"], float]
@@ -99,6 +110,7 @@ class Train(Section):
     threshold_grid: tuple[float, float, float]
     num_threads: int = Field(ge=1)
     precision: Precision
+    cache_dir: str
 
 
 class Real(Section):

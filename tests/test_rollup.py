@@ -7,7 +7,8 @@ import json
 import pandas as pd
 import pytest
 
-from pipeline.rollup.tables import RollupOptions, nps, rollup, wilson, write_rollup
+from pipeline.rollup.tables import nps, rollup, wilson, write_rollup
+from tests.rollup_options import options
 from tests.tiny import tmp_store, write_params
 
 # 6 comments at delivery, 4 at call_center; scores chosen so every NPS can be counted by hand
@@ -46,7 +47,7 @@ def test_nps_formula():
 
 
 def test_touchpoint_numbers_by_hand(scored):
-    result = rollup(scored, RollupOptions(by_month=True, bootstrap=200))
+    result = rollup(scored, options(min_n=1, by_month=True, bootstrap=200))
     tp = result["tables"]["touchpoints"].set_index(["touchpoint", "month"])
     delivery = tp.loc[("delivery", "all")]
     assert delivery["comments"] == 6
@@ -65,7 +66,7 @@ def test_touchpoint_numbers_by_hand(scored):
 
 
 def test_cells_and_pain_index_by_hand(scored):
-    cells = rollup(scored, RollupOptions(bootstrap=200))["tables"]["cells"]
+    cells = rollup(scored, options(min_n=1, bootstrap=200))["tables"]["cells"]
     row = cells.query("dimension == 'terms' and touchpoint == 'delivery' and label == 'time'").iloc[0]
     # time at delivery: d1, d2, d4 -> volume 3 of 6; negative d1, d2; positive d4
     assert (row["volume"], row["negative"]) == (3, 2)
@@ -82,7 +83,7 @@ def test_cells_and_pain_index_by_hand(scored):
 
 
 def test_drivers_by_hand(scored):
-    drivers = rollup(scored, RollupOptions(bootstrap=500))["tables"]["drivers"].set_index(
+    drivers = rollup(scored, options(min_n=1, bootstrap=500))["tables"]["drivers"].set_index(
         ["dimension", "label"]
     )
     # scored comments with `emotion`: d3 (10), c1 (0), c2 (6), c3 (9) -> +100, -100, -100, +100 -> NPS 0
@@ -96,7 +97,7 @@ def test_drivers_by_hand(scored):
 
 def test_csat_scale_is_detected(scored):
     scored["nps"] = [1, 2, 5, 4, 3, None, 1, 2, 5, 4]
-    tp = rollup(scored, RollupOptions(bootstrap=50))["tables"]["touchpoints"].set_index(
+    tp = rollup(scored, options(min_n=1, bootstrap=50))["tables"]["touchpoints"].set_index(
         ["touchpoint", "month"]
     )
     assert tp.loc[("delivery", "all"), "csat"] == pytest.approx(2 / 5)
@@ -104,7 +105,7 @@ def test_csat_scale_is_detected(scored):
 
 
 def test_quotes_and_written_files(scored, tmp_path):
-    result = rollup(scored, RollupOptions(quotes_per_cell=2, bootstrap=50))
+    result = rollup(scored, options(min_n=1, quotes_per_cell=2, bootstrap=50))
     quotes = result["tables"]["quotes"]
     cell = quotes.query("touchpoint == 'delivery' and label == 'time'")
     assert cell["id"].tolist() == ["d1", "d2"]  # negatives first, then by probability and id
@@ -148,7 +149,7 @@ def test_months_from_iso_offsets_and_day_first_dates():
 
 
 def test_empty_scored_file_gives_empty_tables(tmp_path):
-    result = rollup(pd.DataFrame(), RollupOptions(by_month=True, bootstrap=10))
+    result = rollup(pd.DataFrame(), options(min_n=1, by_month=True, bootstrap=10))
     assert result["summary"]["overall"]["comments"] == 0 and result["summary"]["top_pain"] == []
     write_rollup(
         result,
@@ -162,11 +163,11 @@ def test_missing_text_column_is_explained(scored):
     from pipeline.tables import TableError
 
     with pytest.raises(TableError, match="--text-col"):
-        rollup(scored.rename(columns={"text": "comment"}), RollupOptions(bootstrap=10))
+        rollup(scored.rename(columns={"text": "comment"}), options(min_n=1, bootstrap=10))
     assert (
         len(
             rollup(
-                scored.rename(columns={"text": "comment"}), RollupOptions(bootstrap=10), text_col="comment"
+                scored.rename(columns={"text": "comment"}), options(min_n=1, bootstrap=10), text_col="comment"
             )["tables"]["quotes"]
         )
         > 0
@@ -179,7 +180,7 @@ def test_a_file_scored_under_the_old_force_column_names_keeps_its_force_quotes(s
     old = scored.rename(columns=lambda c: c.replace("p_forces_", "p_force_"))
     old.to_parquet(tmp_path / "old.parquet", index=False)
     frame, _, _ = read_scored([tmp_path / "old.parquet"])
-    quotes = rollup(frame, RollupOptions(bootstrap=10))["tables"]["quotes"]
+    quotes = rollup(frame, options(min_n=1, bootstrap=10))["tables"]["quotes"]
     assert (quotes["dimension"] == "forces").any()
 
 
@@ -248,7 +249,7 @@ def test_a_month_of_nightly_files_rolls_up_with_each_comment_once(scored, tmp_pa
     assert summary["overall"]["comments"] == 10 and summary["duplicates_dropped"] == 3
     expected = rollup(
         scored.assign(sentiment=scored["sentiment"].where(scored.index != 4, "positive")),
-        RollupOptions(bootstrap=10),
+        options(min_n=1, bootstrap=10),
     )["summary"]["overall"]["negative_share"]
     assert summary["overall"]["negative_share"] == pytest.approx(expected)
     (tmp_path / "empty.parquet").write_bytes((nightly / "2026-11-02.quarantine.parquet").read_bytes())
@@ -260,13 +261,13 @@ def test_a_month_of_nightly_files_rolls_up_with_each_comment_once(scored, tmp_pa
 
 def test_out_of_range_scores_and_bad_dates_are_counted_not_guessed(scored):
     """NPS 11 or -3 is a data error, not a promoter or a detractor; an unparseable date is counted."""
-    clean = rollup(scored, RollupOptions(bootstrap=10))["summary"]
+    clean = rollup(scored, options(min_n=1, bootstrap=10))["summary"]
     bad = scored.copy().astype({"nps": object, "date": object})
     extra = bad.iloc[:3].copy()
     extra["id"] = ["x1", "x2", "x3"]
     extra["nps"] = [11, -3, "abc"]
     extra["date"] = ["yesterday", "2026-13-45", "2026-01-05"]
-    summary = rollup(pd.concat([bad, extra], ignore_index=True), RollupOptions(bootstrap=10))["summary"]
+    summary = rollup(pd.concat([bad, extra], ignore_index=True), options(min_n=1, bootstrap=10))["summary"]
     assert clean["data_quality"] == {"scores_unparsed": 0, "scores_out_of_range": 0, "dates_unparsed": 1}
     assert summary["data_quality"] == {"scores_unparsed": 1, "scores_out_of_range": 2, "dates_unparsed": 3}
     assert summary["overall"]["n_scored"] == clean["overall"]["n_scored"]  # the bad scores are left out
@@ -275,7 +276,7 @@ def test_out_of_range_scores_and_bad_dates_are_counted_not_guessed(scored):
 
 def test_small_groups_get_no_interval_no_nps_and_are_marked(scored):
     """Below rollup.min_n comments (or scores) an NPS of -100 from one detractor is not reported."""
-    result = rollup(scored, RollupOptions(bootstrap=10, min_n=5))
+    result = rollup(scored, options(bootstrap=10, min_n=5))
     tp = result["tables"]["touchpoints"].set_index("touchpoint")
     assert tp.loc["call_center", "small"] and pd.isna(tp.loc["call_center", "nps"])  # 4 comments
     assert pd.isna(tp.loc["call_center", "negative_share_lo"]) and tp.loc["call_center", "detractors"] == 2
@@ -284,3 +285,11 @@ def test_small_groups_get_no_interval_no_nps_and_are_marked(scored):
     tiny = cells[(cells["volume"] > 0) & (cells["volume"] < 5)]
     assert len(tiny) and tiny["small"].all() and tiny["negative_share_lo"].isna().all()
     assert result["summary"]["min_n"] == 5
+
+
+def test_nps_counts_weigh_each_score_and_skip_missing_ones():
+    from pipeline.rollup.tables import nps_counts
+
+    # 10 and 9 promote, 7 is passive, 6 and 0 detract; a row standing for 3 comments counts 3 times
+    assert nps_counts([10, 9, 7, 6, 0, float("nan")]) == (2, 1, 2)
+    assert nps_counts([10, 7, 3, float("nan")], [3, 1, 2, 5]) == (3, 1, 2)

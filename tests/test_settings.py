@@ -23,6 +23,10 @@ def test_the_shipped_params_fit_the_schema():
         (lambda p: p["train"].update(precision="fp16"), "train.precision"),
         (lambda p: p.update(evaluaton={}), "unknown key evaluaton (did you mean evaluation?)"),
         (lambda p: p["real"]["public_fractions"].update(test=0.5), "real.public_fractions must sum to 1"),
+        (
+            lambda p: p["sample"].update(clean_out="outputs/clean/v.parquet"),
+            "clean_quarantine must be outputs/clean/v.quarantine.parquet",
+        ),
     ],
 )
 def test_a_bad_key_or_value_is_named(params, edit, message):

@@ -13,6 +13,7 @@ import pytest
 from pipeline.batch import ScoreOptions, score_file
 from pipeline.inference import Tagger
 from pipeline.tables import quarantine_path
+from tests.rollup_options import options
 from tests.tiny import build_tiny_bundle, sentences
 
 pytest.importorskip("pyspark", reason="the Spark engine is an optional extra: pip install -e '.[spark]'")
@@ -89,11 +90,11 @@ def test_spark_and_local_engines_agree_row_for_row(scored_both):
 
 def test_spark_and_local_rollups_give_identical_tables(spark, scored_both, tmp_path):
     from pipeline.jobs.rollup import read_scored
-    from pipeline.rollup.tables import RollupOptions, rollup
+    from pipeline.rollup.tables import rollup
     from pipeline.spark.rollup import rollup_on_spark
 
     _, _, scored = scored_both
-    opts = RollupOptions(by_month=True, bootstrap=200, min_n=5)
+    opts = options(by_month=True, bootstrap=200, min_n=5)
     spark_folder = scored / "spark.parquet"  # a folder of part files, its quarantine beside it
     frame, quarantined, _ = read_scored([spark_folder])
     ours = rollup(frame, opts)

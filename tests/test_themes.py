@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.rollup.tables import RollupOptions, prepare
+from pipeline.rollup.tables import prepare
 from pipeline.themes.build import ThemeOptions, find_themes, memberships, sentence_table
 from pipeline.themes.cluster import cluster
 from pipeline.themes.naming import content_lemmas, key_phrases, top_phrases
+from tests.rollup_options import options
 
 WORDS = ("hold", "callback", "fee", "twice")  # toy sub-issues: a text's vector is the one-hot of its word
 
@@ -100,7 +101,7 @@ def test_a_comment_joins_a_cell_through_its_sentences_that_carry_the_label():
             {"text": "The box was crushed.", "sentiment": "negative", "terms": "risk", "forces": ""},
         ]
     )
-    members = memberships(prepare(frame, RollupOptions()), sentence_table(frame))
+    members = memberships(prepare(frame, options()), sentence_table(frame))
     by_label = {row.label: row.sentences for row in members.itertuples()}
     assert by_label == {"time": [0], "risk": [1]}
 
@@ -131,7 +132,7 @@ def test_themes_tables_and_an_emerging_issue(tmp_path):
     frame = scored(rows)
     frame["date"] = [r[0][:7] + "-10" for r in rows]
     frame["nps"] = ["2" if "fee" in r[4] else "9" for r in rows]
-    prepared = prepare(frame, RollupOptions(by_month=True))
+    prepared = prepare(frame, options(by_month=True))
     opts = ThemeOptions(ward_threshold=2.0, min_comments=6, name_terms=2, quotes=2, min_n=10, by_month=True)
     tables = find_themes(prepared, sentence_table(frame), toy_embed, toy_lemmas, opts, "nps")
     themes = tables["themes"].query("dimension == 'terms'")
@@ -179,7 +180,7 @@ def test_the_check_set_sub_issues_are_recovered_by_the_offline_encoder(converted
 
     path, _, _ = converted
     embed = SentenceVectors(params.themes.model_copy(update={"encoder": str(path)}))
-    result = run_check(embed, cleaner, theme_options(params, by_month=False), half="test")
+    result = run_check(embed, cleaner, theme_options(params, by_month=False), options(), half="test")
     assert result["ari"] >= 0.6 and result["ari"] > result["cell_only_ari"] + 0.1
     assert result["within_cell_ari"] > 0.4  # the clustering itself, beyond what the cells separate
     named = [v[lang] for v in result["names"].values() for lang in ("en", "ru", "bg")]

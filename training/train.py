@@ -38,8 +38,6 @@ from pipeline.settings import Params
 from training.calibration import fit_temperature, tune_thresholds
 from training.vocab import trim_encoder
 
-CACHE_DIR = Path("outputs/cache")
-
 
 def set_seed(seed: int) -> None:
     random.seed(seed)
@@ -47,9 +45,7 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def tokenize(
-    frame: pd.DataFrame, tokenizer, prefix: str, max_length: int, cache_dir: Path = CACHE_DIR
-) -> Dataset:
+def tokenize(frame: pd.DataFrame, tokenizer, prefix: str, max_length: int, cache_dir: Path) -> Dataset:
     """Tokenised dataset with targets and masks; cached by a fingerprint of texts, labels and tokenizer."""
     targets, masks = encode_targets(frame)
     columns = {
@@ -247,13 +243,15 @@ def fit_transformer(
     encoder = mcfg.encoder
     if cfg.vocab_keep_top:  # trimmed to the pieces the training texts use (see training/vocab.py)
         texts = [mcfg.prefix + t for split in ("train", "dev") for t in frames[split]["text"]]
-        encoder = str(trim_encoder(encoder, texts, int(cfg.vocab_keep_top), CACHE_DIR))
+        encoder = str(trim_encoder(encoder, texts, int(cfg.vocab_keep_top), Path(cfg.cache_dir)))
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     model = MultiTaskModel.from_encoder(encoder, mcfg.dropout)
     if cfg.freeze_embeddings:
         model.freeze_embeddings()
-    train_ds = tokenize(frames["train"], tokenizer, mcfg.prefix, mcfg.max_length)
-    dev_ds = tokenize(frames["dev"], tokenizer, mcfg.prefix, mcfg.max_length)
+    train_ds, dev_ds = (
+        tokenize(frames[split], tokenizer, mcfg.prefix, mcfg.max_length, Path(cfg.cache_dir))
+        for split in ("train", "dev")
+    )
     train_targets, train_masks = encode_targets(frames["train"])
     dev_targets, dev_masks = encode_targets(frames["dev"])
     class_weights, pos_weights = class_balance(train_targets, train_masks, cfg.pos_weight_cap)
@@ -266,6 +264,7 @@ def fit_transformer(
             {"params": model.heads.parameters(), "lr": cfg.head_lr},
         ],
         weight_decay=cfg.weight_decay,
+        fused=True,  # one kernel for all tensors: 31 ms a step, not 168 (of ~700) on 2 cores; same rule
     )
     rng = random.Random(params.seed)
     lengths = [len(x) for x in train_ds["input_ids"]]
@@ -288,7 +287,7 @@ def fit_transformer(
                 logits = model(batch["input_ids"], batch["attention_mask"]).as_dict()
             loss, _ = loss_fn({head: value.float() for head, value in logits.items()}, batch)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)

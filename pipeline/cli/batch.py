@@ -214,16 +214,8 @@ def rollup_cmd(
         fail(f"--by takes touchpoint and/or month, not {sorted(unknown)}")
     check_engine(engine)
     params = load_params()
-    cfg = params.rollup
-    opts = RollupOptions(
-        by_month="month" in by,
-        touchpoint_col=touchpoint_col,
-        date_col=date_col,
-        score_col=score_col,
-        quotes_per_cell=cfg.quotes_per_cell,
-        bootstrap=cfg.bootstrap,
-        seed=params.seed,
-        min_n=cfg.min_n,
+    opts = RollupOptions.from_params(
+        params, by_month="month" in by, touchpoint_col=touchpoint_col, date_col=date_col, score_col=score_col
     )
     try:
         result = run_rollup(

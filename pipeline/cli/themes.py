@@ -46,8 +46,8 @@ def themes_cmd(
     if unknown:
         fail(f"--by takes touchpoint and/or month, not {sorted(unknown)}")
     params = load_params()
-    opts = RollupOptions(
-        by_month="month" in by, touchpoint_col=touchpoint_col, date_col=date_col, score_col=score_col
+    opts = RollupOptions.from_params(
+        params, by_month="month" in by, touchpoint_col=touchpoint_col, date_col=date_col, score_col=score_col
     )
     try:
         result = run_themes(params, scored, out, opts, text_col, model, log=console.print)

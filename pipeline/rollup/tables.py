@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ from scipy.stats import binomtest
 
 from pipeline.labels import FORCES, LIST_SEP, PROB_PREFIX, TERMS
 from pipeline.tables import TableError
+
+if TYPE_CHECKING:
+    from pipeline.settings import Params
 
 ALL = "all"
 SCORE_RANGE = (0, 10)  # NPS 0-10 (CSAT 1-5 lies inside it); anything else is a data error, not a score
@@ -37,16 +40,31 @@ DIMENSIONS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class RollupOptions:
+    """What one rollup reads and how. The knobs have no defaults here, so no caller can silently run
+    with other values than `params.yaml`'s: build it with `from_params`."""
+
+    quotes_per_cell: int
+    bootstrap: int
+    seed: int
+    min_n: int  # intervals, NPS and CSAT only from this many comments (or scores)
     by_month: bool = False
     touchpoint_col: str = "touchpoint"
     date_col: str = "date"
     score_col: str = "nps"
-    quotes_per_cell: int = 3
-    bootstrap: int = 1000
-    seed: int = 13
-    min_n: int = 1  # intervals, NPS and CSAT only from this many comments (or scores); params: rollup.min_n
+
+    @classmethod
+    def from_params(cls, params: Params, **columns: Any) -> RollupOptions:
+        """`rollup.*` and `seed` from params; the period and the column names from the caller."""
+        cfg = params.rollup
+        return cls(
+            quotes_per_cell=cfg.quotes_per_cell,
+            bootstrap=cfg.bootstrap,
+            seed=params.seed,
+            min_n=cfg.min_n,
+            **columns,
+        )
 
 
 def wilson(k: int, n: int) -> tuple[float, float]:
@@ -60,6 +78,16 @@ def nps_groups(scores: np.ndarray) -> np.ndarray:
     """PROMOTER, PASSIVE or DETRACTOR for each 0-10 score."""
     scores = np.asarray(scores, dtype=float)
     return np.where(scores >= PROMOTER_MIN, PROMOTER, np.where(scores <= DETRACTOR_MAX, DETRACTOR, PASSIVE))
+
+
+def nps_counts(scores: np.ndarray, weights: np.ndarray | None = None) -> tuple[int, int, int]:
+    """(promoters, passives, detractors) among these 0-10 scores; a missing score counts in none. A rollup
+    row stands for `weights` identical comments, so each score counts that many times."""
+    scores = np.asarray(scores, dtype=float)
+    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=float)
+    known = ~np.isnan(scores)
+    counts = np.bincount(nps_groups(scores[known]), weights[known], minlength=3)
+    return int(counts[PROMOTER]), int(counts[PASSIVE]), int(counts[DETRACTOR])
 
 
 def nps(promoters: int, passives: int, detractors: int) -> tuple[float, float, float]:
@@ -240,12 +268,11 @@ def touchpoint_table(counts: pd.DataFrame, kind: str | None, by_month: bool, min
             "small": n < min_n,
         }
         if kind == "nps":
-            groups = nps_groups(score)
-            pro, det = int(weight[groups == PROMOTER].sum()), int(weight[groups == DETRACTOR].sum())
-            value, vlo, vhi = nps(pro, n_scored - pro - det, det)
+            pro, passive, det = nps_counts(score.to_numpy(), weight.to_numpy())
+            value, vlo, vhi = nps(pro, passive, det)
             row |= {
                 "promoters": pro,
-                "passives": n_scored - pro - det,
+                "passives": passive,
                 "detractors": det,
                 "nps": value if enough else np.nan,
                 "nps_lo": vlo if enough else np.nan,
@@ -331,13 +358,13 @@ def driver_table(counts: pd.DataFrame, kind: str | None, n_boot: int, seed: int)
         return pd.DataFrame(columns=columns)
     scored = counts[counts["score"].notna()]
     rng = np.random.default_rng(seed)
-    group = nps_groups(scored["score"].to_numpy())
+    score = scored["score"].to_numpy()
     weight = scored["n"].to_numpy()
     rows = []
     for key, (_, labels, _) in DIMENSIONS.items():
         for label in labels:
             has = scored[f"has_{key}_{label}"].to_numpy()
-            with_, without = (np.bincount(group[m], weight[m], minlength=3).astype(int) for m in (has, ~has))
+            with_, without = (np.array(nps_counts(score[m], weight[m])) for m in (has, ~has))
             if not with_.sum() or not without.sum():
                 continue
             nps_with, nps_without = (100 * (c[0] - c[2]) / c.sum() for c in (with_, without))

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.labels import parse_list
-from pipeline.rollup.tables import DETRACTOR, DIMENSIONS, PROMOTER, nps, nps_groups, wilson
+from pipeline.rollup.tables import DIMENSIONS, nps, nps_counts, wilson
 from pipeline.themes.cluster import cluster
 from pipeline.themes.naming import key_phrases, top_phrases
 from pipeline.themes.vectors import center_by_language, language_means, normalise
@@ -187,9 +187,7 @@ def display_name(phrases: list[list[str]], total: int) -> str:
 
 
 def _nps_of(scores: np.ndarray) -> float:
-    groups = nps_groups(scores[~np.isnan(scores)])
-    promoters, detractors = int((groups == PROMOTER).sum()), int((groups == DETRACTOR).sum())
-    return nps(promoters, len(groups) - promoters - detractors, detractors)[0]
+    return nps(*nps_counts(scores))[0]
 
 
 def _theme_table(members, units, prepared, sentences, names, opts, score_kind) -> pd.DataFrame:
