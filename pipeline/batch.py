@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from pipeline.cleaning.cleaner import INVALID_UTF8, CleanResult
 from pipeline.cleaning.files import keep_apart, partition
 from pipeline.inference import BATCH_TOKENS, Tagger
+from pipeline.paths import quarantine_path
 from pipeline.precision import Precision
 from pipeline.preflight import check_input, check_output, likely_encoding, sniff_delimiter
 from pipeline.progress import progress as progress_bar
@@ -36,7 +37,6 @@ from pipeline.tables import (
     TableWriter,
     check_readable,
     iter_table,
-    quarantine_path,
     require_columns,
 )
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from pipeline.paths import quarantine_path
 from pipeline.precision import Precision
 
 Unit = Field(ge=0.0, le=1.0)
@@ -63,8 +64,6 @@ class Sample(Section):
 
     @model_validator(mode="after")
     def _quarantine_beside_output(self) -> Sample:
-        from pipeline.tables import quarantine_path  # here: loading params must not pull in pandas
-
         derived = quarantine_path(self.clean_out)
         if Path(self.clean_quarantine) != derived:
             raise ValueError(f"clean_quarantine must be {derived.as_posix()}, where cx clean writes it")
@@ -110,7 +109,6 @@ class Train(Section):
     threshold_grid: tuple[float, float, float]
     num_threads: int = Field(ge=1)
     precision: Precision
-    cache_dir: str
 
 
 class Real(Section):
@@ -211,6 +209,7 @@ class Report(Section):
 
 class Params(Section):
     seed: int
+    cache_dir: str
     cleaning: Cleaning
     langid: LangId
     base_model: BaseModelSection

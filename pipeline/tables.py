@@ -296,12 +296,6 @@ def printable(value: object) -> object:
     return value
 
 
-def quarantine_path(out: str | Path) -> Path:
-    """`scored.parquet` -> `scored.quarantine.parquet`: rejected rows live beside the output, same format."""
-    out = Path(out)
-    return out.with_name(f"{out.stem}.quarantine{out.suffix}")
-
-
 def file_sha256(path: str | Path) -> str:
     """Content digest of a file, read in 4 MB blocks (model weights, input files of batch runs)."""
     digest = hashlib.sha256()

@@ -1,4 +1,4 @@
-"""Rollup options for tests: the committed params.yaml's, with a test's own changes."""
+"""Rollup options for tests: those of the params in use (tests/data/params.yaml, via CX_PARAMS), changed."""
 
 from __future__ import annotations
 
@@ -10,5 +10,5 @@ from pipeline.rollup.tables import RollupOptions
 
 
 def options(**changes: Any) -> RollupOptions:
-    """`params.yaml`'s rollup options with `changes` (fewer bootstrap draws, a smaller `min_n`, columns)."""
+    """The rollup options of the params in use, with `changes` (fewer bootstrap draws, a smaller `min_n`)."""
     return replace(RollupOptions.from_params(load_params()), **changes)

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 from pipeline.batch import ScoreOptions, score_file
-from pipeline.tables import TableError, quarantine_path, read_table
+from pipeline.paths import quarantine_path
+from pipeline.tables import TableError, read_table
 from tests.tiny import build_tiny_bundle, sentences
 
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cleaning.files import clean_file
-from pipeline.tables import TableError, quarantine_path, read_table
+from pipeline.paths import quarantine_path
+from pipeline.tables import TableError, read_table
 
 ROWS = [
     {"id": "1", "text": "Курьер опоздал на два часа"},

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from pipeline.paths import quarantine_path
 from pipeline.precision import native_bf16
 from pipeline.settings import with_changes
-from pipeline.tables import quarantine_path, read_table
+from pipeline.tables import read_table
 from tests.tiny import build_tiny_bundle, logged_params, sentences, tmp_store, write_params
 
 TEXTS = [t for _, t in sentences()][:12]
@@ -393,12 +394,15 @@ def test_evaluate_without_a_trained_bundle_is_one_line_with_exit_3(tmp_path, par
 
 def test_cx_loads_no_model_library_until_a_command_needs_one():
     """`cx --help`, `cx status`, `cx report` start in a blink: torch, transformers and pandas load inside
-    the commands that use them."""
+    the commands that use them, not with the CLI or with `params.yaml` (whose schema derives paths)."""
     import subprocess
     import sys
 
     heavy = ("torch", "transformers", "pandas", "mlflow", "spacy")
-    code = f"import sys, pipeline.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    code = (
+        "import sys, pipeline.cli; from pipeline.config import load_params; load_params(); "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
 

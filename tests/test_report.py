@@ -435,7 +435,7 @@ def test_heat_map_leaves_cells_with_too_few_comments_uncoloured():
     texts = [t for row in trace.text for t in row if t]
     assert np.isnan(z).sum() >= 1 and np.nanmax(z) == pytest.approx(0.5)  # the 2-comment 100% is not coloured
     assert "2<br>too few" in texts and "30<br>50% neg" in texts
-    coloured = np.asarray(terms_heatmap(cells).data[0].z, dtype=float)
+    coloured = np.asarray(terms_heatmap(cells, min_n=1).data[0].z, dtype=float)
     assert np.nanmax(coloured) == pytest.approx(1.0)  # without a minimum it would have been the darkest
 
 
@@ -450,7 +450,8 @@ def test_force_shares_of_a_touchpoint_with_too_few_comments_are_left_uncoloured(
     z = np.asarray(trace.z, dtype=float)
     assert np.nanmax(z) == pytest.approx(0.25) and trace.zmax == pytest.approx(0.25)
     assert "2<br>too few" in [t for row in trace.text for t in row if t]
-    assert np.nanmax(np.asarray(forces_heatmap(cells).data[0].z, dtype=float)) == pytest.approx(2 / 3)
+    coloured_forces = np.asarray(forces_heatmap(cells, min_n=1).data[0].z, dtype=float)
+    assert np.nanmax(coloured_forces) == pytest.approx(2 / 3)
 
 
 def test_every_data_field_is_escaped_and_a_missing_one_prints_as_nothing(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.batch import ScoreOptions, score_file
 from pipeline.inference import Tagger
-from pipeline.tables import quarantine_path
+from pipeline.paths import quarantine_path
 from tests.rollup_options import options
 from tests.tiny import build_tiny_bundle, sentences
 

@@ -243,13 +243,13 @@ def fit_transformer(
     encoder = mcfg.encoder
     if cfg.vocab_keep_top:  # trimmed to the pieces the training texts use (see training/vocab.py)
         texts = [mcfg.prefix + t for split in ("train", "dev") for t in frames[split]["text"]]
-        encoder = str(trim_encoder(encoder, texts, int(cfg.vocab_keep_top), Path(cfg.cache_dir)))
+        encoder = str(trim_encoder(encoder, texts, int(cfg.vocab_keep_top), Path(params.cache_dir)))
     tokenizer = AutoTokenizer.from_pretrained(encoder)
     model = MultiTaskModel.from_encoder(encoder, mcfg.dropout)
     if cfg.freeze_embeddings:
         model.freeze_embeddings()
     train_ds, dev_ds = (
-        tokenize(frames[split], tokenizer, mcfg.prefix, mcfg.max_length, Path(cfg.cache_dir))
+        tokenize(frames[split], tokenizer, mcfg.prefix, mcfg.max_length, Path(params.cache_dir))
         for split in ("train", "dev")
     )
     train_targets, train_masks = encode_targets(frames["train"])

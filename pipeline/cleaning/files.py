@@ -9,13 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.cleaning.cleaner import Cleaner, CleanResult
+from pipeline.paths import quarantine_path
 from pipeline.progress import progress as progress_bar
 from pipeline.tables import (
     TableWriter,
     check_readable,
     iter_table,
     printable,
-    quarantine_path,
     require_columns,
 )
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pipeline.cli._util import app, console
 from pipeline.config import load_params
+from pipeline.paths import quarantine_path
 from pipeline.settings import Params
 
 SQLITE = "sqlite:///"
@@ -24,8 +25,7 @@ def _size(path: Path) -> str:
 
 def main_job_outputs(params: Params) -> list[tuple[str, Path | None, str]]:
     """(name, path, detail) for each artefact of the main job, in pipeline order (no path: not a file)."""
-    from pipeline.tables import quarantine_path  # here, not at the top: `cx --help` stays free of pandas
-    from pipeline.tracking import tracking_uri
+    from pipeline.tracking import tracking_uri  # here, not at the top: `cx --help` stays free of mlflow ...
     from training.base_model import read_manifest  # ... and of torch
 
     base = Path(params.base_model.dir)

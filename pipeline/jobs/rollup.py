@@ -10,9 +10,10 @@ import pandas as pd
 
 from pipeline.jobs.inputs import is_part_folder, table_files, tables_sha256
 from pipeline.labels import HEADS, LEGACY_COLUMNS, current_column_names, prob_columns
+from pipeline.paths import quarantine_path
 from pipeline.rollup.tables import RollupOptions, rollup, write_rollup
 from pipeline.settings import Tracking
-from pipeline.tables import FORMATS, TableError, check_readable, iter_table, quarantine_path
+from pipeline.tables import FORMATS, TableError, check_readable, iter_table
 from pipeline.tracking import configure, tracked_run
 
 

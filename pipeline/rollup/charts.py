@@ -135,7 +135,7 @@ def cell_text(volume: float, share: float, negative_share: float, colour_column:
 
 
 def label_heatmap(
-    cells: pd.DataFrame, dimension: str, scheme: Sequence[str], style: HeatmapStyle, min_n: int = 1
+    cells: pd.DataFrame, dimension: str, scheme: Sequence[str], style: HeatmapStyle, min_n: int
 ) -> go.Figure | None:
     """Touchpoints (journey order, top to bottom) x labels, coloured by one cell column; None if no cells.
     A share over fewer than `min_n` comments (`COLOUR_BASIS`) is left uncoloured and marked "too few"."""
@@ -190,7 +190,7 @@ def label_heatmap(
     return fig
 
 
-def terms_heatmap(cells: pd.DataFrame, min_n: int = 1) -> go.Figure | None:
+def terms_heatmap(cells: pd.DataFrame, min_n: int) -> go.Figure | None:
     """Journey heat map: where each TERMS factor comes up, and how negative it is there.
 
     Colour is the negative share on a fixed 0-100% scale so two reports can be compared by eye.
@@ -199,7 +199,7 @@ def terms_heatmap(cells: pd.DataFrame, min_n: int = 1) -> go.Figure | None:
     return label_heatmap(cells, "terms", TERMS, style, min_n)
 
 
-def forces_heatmap(cells: pd.DataFrame, min_n: int = 1) -> go.Figure | None:
+def forces_heatmap(cells: pd.DataFrame, min_n: int) -> go.Figure | None:
     """Forces profile: the share of a touchpoint's comments that carry each Force.
 
     Shares of multi-label tags do not add up to 100% per row; the colour scale is stretched to the largest

@@ -34,6 +34,7 @@ SCORE_RANGE = (0, 10)  # NPS 0-10 (CSAT 1-5 lies inside it); anything else is a 
 PROMOTER_MIN, DETRACTOR_MAX = 9, 6  # NPS bands (Reichheld): 9-10 promote, 7-8 passive, 0-6 detract
 CSAT_SATISFIED_MIN = 4  # CSAT 1-5: the top-two box (4 and 5) counts as satisfied
 PROMOTER, PASSIVE, DETRACTOR = 0, 1, 2
+NPS_POINTS = np.array([100.0, 0.0, -100.0])  # what a promoter, a passive and a detractor add to the NPS
 DIMENSIONS = {
     "terms": ("terms", TERMS, PROB_PREFIX["terms"]),
     "forces": ("forces", FORCES, PROB_PREFIX["forces"]),
@@ -243,7 +244,7 @@ CELL_COLUMNS = [
 ]
 
 
-def touchpoint_table(counts: pd.DataFrame, kind: str | None, by_month: bool, min_n: int = 1) -> pd.DataFrame:
+def touchpoint_table(counts: pd.DataFrame, kind: str | None, by_month: bool, min_n: int) -> pd.DataFrame:
     """Per touchpoint (and month): volumes and shares; below `min_n` comments no interval, below `min_n`
     scores no NPS/CSAT (an NPS of -100 from one detractor is not a finding)."""
     rows = []
@@ -294,7 +295,7 @@ def touchpoint_table(counts: pd.DataFrame, kind: str | None, by_month: bool, min
     return pd.DataFrame(rows, columns=TOUCHPOINT_COLUMNS)
 
 
-def cell_table(counts: pd.DataFrame, by_month: bool, min_n: int = 1) -> pd.DataFrame:
+def cell_table(counts: pd.DataFrame, by_month: bool, min_n: int) -> pd.DataFrame:
     """Per touchpoint (and month) x label; a cell with fewer than `min_n` comments is `small`: no interval
     on its negative share, and the report does not colour it."""
     rows = []
@@ -356,20 +357,18 @@ def driver_table(counts: pd.DataFrame, kind: str | None, n_boot: int, seed: int)
     ]
     if kind != "nps":
         return pd.DataFrame(columns=columns)
-    scored = counts[counts["score"].notna()]
     rng = np.random.default_rng(seed)
-    score = scored["score"].to_numpy()
-    weight = scored["n"].to_numpy()
+    score, weight = counts["score"].to_numpy(dtype=float), counts["n"].to_numpy()
     rows = []
     for key, (_, labels, _) in DIMENSIONS.items():
         for label in labels:
-            has = scored[f"has_{key}_{label}"].to_numpy()
+            has = counts[f"has_{key}_{label}"].to_numpy()
             with_, without = (np.array(nps_counts(score[m], weight[m])) for m in (has, ~has))
             if not with_.sum() or not without.sum():
                 continue
-            nps_with, nps_without = (100 * (c[0] - c[2]) / c.sum() for c in (with_, without))
+            nps_with, nps_without = (nps(*c)[0] for c in (with_, without))
             boot = [
-                rng.multinomial(c.sum(), c / c.sum(), size=n_boot) @ np.array([100.0, 0.0, -100.0]) / c.sum()
+                rng.multinomial(c.sum(), c / c.sum(), size=n_boot) @ NPS_POINTS / c.sum()
                 for c in (with_, without)
             ]
             diff = boot[0] - boot[1]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from pipeline.labels import LEGACY_COLUMNS
+from pipeline.paths import quarantine_path
 from pipeline.rollup.tables import (
     KEYS,
     QUALITY_FLAGS,
@@ -28,7 +29,7 @@ from pipeline.rollup.tables import (
     summarize,
 )
 from pipeline.spark.io import PART, read_frame, tagged_parts
-from pipeline.tables import TableError, quarantine_path
+from pipeline.tables import TableError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

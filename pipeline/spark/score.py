@@ -22,9 +22,10 @@ import pandas as pd
 
 from pipeline.batch import ScoreOptions, ScoreReport, load_state, require_state_ids, save_state, score_chunk
 from pipeline.inference import Tagger
+from pipeline.paths import quarantine_path
 from pipeline.precision import Precision
 from pipeline.spark.io import PART, read_frame, tagged_parts
-from pipeline.tables import TableError, quarantine_path
+from pipeline.tables import TableError
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
